@@ -1,0 +1,22 @@
+# One image for every process of the bus: `exchange worker|desk|lag|simulate ...`.
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1
+WORKDIR /app
+
+# Dependencies first (cached layer), then the code.
+COPY pyproject.toml README.md ./
+COPY exchange ./exchange
+COPY producers ./producers
+COPY consumers ./consumers
+COPY schemas ./schemas
+RUN pip install . "psycopg[binary]>=3.2,<4"
+
+# Settings come from EXCHANGE_* variables (exchange/settings.py); state lives in /data.
+ENV EXCHANGE_SCHEMAS_DIR=/app/schemas EXCHANGE_DATA_DIR=/data
+RUN useradd --create-home --uid 10001 exchange && mkdir -p /data && chown exchange /data
+USER exchange
+VOLUME ["/data"]
+
+ENTRYPOINT ["exchange"]
+CMD ["--help"]

@@ -1,0 +1,1 @@
+"""Consumers of the unified records: registration desks and operations."""

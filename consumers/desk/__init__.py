@@ -1,0 +1,1 @@
+"""One-window registration desks: cases driven by the unified records on the bus."""

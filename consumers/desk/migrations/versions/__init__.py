@@ -1,0 +1,1 @@
+"""Alembic revisions of the desk database."""

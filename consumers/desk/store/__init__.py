@@ -1,0 +1,1 @@
+"""Persistence of the desk: tables, migrations, unit of work, audit chain."""

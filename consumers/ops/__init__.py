@@ -1,0 +1,1 @@
+"""Operations: the consumer-lag exporter (``exchange lag``) and its benchmark."""

@@ -1,0 +1,1 @@
+"""One-window exchange bus: department facts joined into unified enterprise and property records."""

@@ -1,0 +1,1 @@
+"""The Faust worker that joins department facts into unified records (``exchange worker``)."""

@@ -1,0 +1,376 @@
+"""The Faust application, built by a factory from settings (never at import time).
+
+Two agents, one per record kind. Each consumes its department topics plus one repartition
+topic of the foreign-key join, folds a batch into its table through
+:mod:`exchange.worker.processor`, and sends the changed records to the compacted output topic.
+Agents only wire: every decision is in the processor and the merge core.
+
+Processing guarantee: at-least-once with an idempotent merge. A batch is acknowledged (and
+so committed) only after its outputs, its join messages and its table's changelog are
+confirmed by the broker, outputs before the table is written (see ``handle``); a message
+redelivered after a crash is folded again and changes nothing, because the record remembers
+the event ids it has applied. A stop leaves the batch in hand unacknowledged; a failure ends
+the process (see :mod:`exchange.worker.batching`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import weakref
+from collections import OrderedDict, defaultdict
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, NoReturn
+
+import faust
+import faust.streams as faust_streams
+from faust.types import TP, EventT, StreamT
+
+from exchange.schemas import SchemaRegistry, default_registry
+from exchange.settings import Settings
+from exchange.topics import (
+    DEAD_LETTER,
+    ENTERPRISE_OUT,
+    OWNER_LINKS,
+    OWNER_SNAPSHOTS,
+    PROBE,
+    PROBE_REPLIES,
+    PROPERTY_OUT,
+    changelog_topic,
+    table_name,
+)
+from exchange.worker import positions, records_codec
+from exchange.worker.batching import take_batches
+from exchange.worker.metrics import WorkerMetrics, scan
+from exchange.worker.processor import (
+    BatchResult,
+    Incoming,
+    Lookup,
+    process_enterprise_batch,
+    process_property_batch,
+)
+
+log = logging.getLogger(__name__)
+
+Processor = Callable[[list[Incoming], Lookup, SchemaRegistry], BatchResult]
+
+
+def create_app(
+    settings: Settings,
+    registry: SchemaRegistry | None = None,
+    metrics: WorkerMetrics | None = None,
+) -> faust.App:
+    """Build the worker application and wire its agents."""
+    registry = registry or default_registry(settings)
+    metrics = metrics or WorkerMetrics.create()
+    (settings.data_dir / "worker").mkdir(parents=True, exist_ok=True)
+    # "rocksdb://": one RocksDB per table and partition under the app's datadir.
+    store = settings.worker_store or "rocksdb://"
+    app = faust_app(
+        settings,
+        datadir=settings.data_dir / "worker",
+        store=store,
+        topic_partitions=settings.topic_partitions,
+        topic_replication_factor=settings.topic_replication,
+        processing_guarantee="at_least_once",
+    )
+    _wire(app, "enterprise", registry.topics("enterprise") + [OWNER_LINKS, PROBE], ENTERPRISE_OUT,
+          process_enterprise_batch, registry, settings, metrics)
+    _wire(app, "property", registry.topics("property") + [OWNER_SNAPSHOTS], PROPERTY_OUT,
+          process_property_batch, registry, settings, metrics)
+    return app
+
+
+def faust_app(settings: Settings, datadir: Path, **options: Any) -> faust.App:
+    """A Faust app with the worker's client configuration (the join's and the benchmark's
+    Faust baseline, which must not differ from it), plus ``options``."""
+    app = faust.App(
+        settings.worker_app_id,
+        broker=[f"kafka://{b}" for b in settings.kafka_bootstrap.split(",")],
+        datadir=str(datadir),
+        web_enabled=False,
+        consumer_auto_offset_reset="earliest",
+        producer_acks=-1,
+        # aiokafka keeps one request in flight per broker, so throughput is batch size over
+        # the round trip: records are kilobytes of JSON, and 16 KiB batches (the default)
+        # held the worker to ~100 events/s. Large batches fix that. No linger: a batch's
+        # sends are all queued before the agent waits for their confirmation (the sender
+        # cannot run in between), so they travel together anyway, and a linger would only
+        # add itself to each of the two waits of every batch.
+        producer_max_batch_size=settings.worker_producer_batch_bytes,
+        producer_linger=0.0,
+        # Faust's default (1,200 s) is also how long a produce request to a broker that died
+        # is waited for: the fault suite's worker stalled behind one. After 30 s the send
+        # fails and the batch sends it again (see confirm).
+        producer_request_timeout=30.0,
+        stream_buffer_maxsize=8192,
+        # The heartbeat runs in Faust's consumer thread, so a long batch in the agent does
+        # not starve it; the broker's floor is group.min.session.timeout.ms (6 s).
+        broker_session_timeout=settings.worker_session_timeout_seconds,
+        broker_heartbeat_interval=settings.worker_session_timeout_seconds / 5,
+        broker_commit_every=5000,
+        broker_commit_interval=1.0,
+        **_broker_security(settings),
+        **options,
+    )
+    positions.install(app)
+    return app
+
+
+def run(app: faust.App, loglevel: str = "warning") -> None:
+    """Run ``app`` in this process until SIGTERM/SIGINT."""
+    from faust.worker import Worker
+
+    worker = Worker(app, loglevel=loglevel, quiet=True)
+    # Faust's terminal spinner sets the root logger to DEBUG so that it can spin on every
+    # record: each debug call of aiokafka and Faust then built a LogRecord (7 % of the
+    # worker's CPU in a profile). A worker logs to files and containers, not to a terminal.
+    worker.spinner = None
+    worker.execute_from_commandline()
+
+
+def _broker_security(settings: Settings) -> dict[str, Any]:
+    if not settings.kafka_security_protocol.startswith("SASL"):
+        return {}
+    password = settings.kafka_password.get_secret_value() if settings.kafka_password else ""
+    credentials = faust.SASLCredentials(
+        username=settings.kafka_username or "",
+        password=password,
+        mechanism=settings.kafka_sasl_mechanism,
+    )
+    return {"broker_credentials": credentials}
+
+
+def _as_current(event: EventT[Any] | None) -> None:
+    """Make ``event`` the current event of this task for Faust's tables.
+
+    Faust tables pick the changelog partition and the RocksDB partition store from the
+    current event (a context variable); a batch spans partitions, so each partition's group
+    is written under one of its own events. Only this task's context is touched, not the
+    stream's own bookkeeping.
+    """
+    faust_streams._current_event.set(None if event is None else weakref.ref(event))
+
+
+class RecordCache:
+    """The records this worker wrote last, decoded, by key (least recently used out first).
+
+    Only what the table holds, after the table was written: a hit is the table's value
+    without its read and decode. Cleared on every rebalance.
+    """
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._records: OrderedDict[str, dict[str, Any]] = OrderedDict()
+
+    def get(self, key: str, load: Callable[[], dict[str, Any] | None]) -> dict[str, Any] | None:
+        record = self._records.get(key)
+        if record is not None:
+            self._records.move_to_end(key)
+            return record
+        return load()
+
+    def put(self, key: str, record: dict[str, Any]) -> None:
+        if self._size <= 0:
+            return
+        self._records[key] = record
+        self._records.move_to_end(key)
+        if len(self._records) > self._size:
+            self._records.popitem(last=False)
+
+    def clear(self) -> None:
+        self._records.clear()
+
+
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    """A message the worker sends, kept until the broker confirmed it (to send it again)."""
+
+    topic: str
+    key: bytes | None
+    value: bytes | None
+    headers: list[tuple[str, bytes]] | None = None
+    partition: int | None = None
+
+    async def send(self, app: faust.App) -> Awaitable[Any]:
+        # Straight to the producer, skipping Faust's per-message channel machinery; the
+        # delivery future is awaited with the rest of the batch (see confirm).
+        return await app.producer.send(self.topic, self.key, self.value, self.partition,
+                                       None, self.headers)
+
+
+CONFIRM_ATTEMPTS = 5
+
+
+async def confirm(app: faust.App, sends: list[tuple[Outgoing, Awaitable[Any]]]) -> list[Any]:
+    """Wait until the broker confirmed every send; send again what failed (a broker that
+    went away, a leader that moved), a few times, then give up with the last error.
+
+    Sending again is safe: outputs are compacted records, join messages and changelog
+    entries are idempotent, a dead letter twice is a duplicate the topic tolerates.
+    """
+    results: list[Any] = [None] * len(sends)
+    todo = list(enumerate(sends))
+    for attempt in range(1, CONFIRM_ATTEMPTS + 1):
+        outcomes = await asyncio.gather(*(fut for _, (_, fut) in todo), return_exceptions=True)
+        failed = []
+        for (i, (message, _)), outcome in zip(todo, outcomes, strict=True):
+            if isinstance(outcome, BaseException):
+                failed.append((i, message, outcome))
+            else:
+                results[i] = outcome
+        if not failed:
+            return results
+        if attempt == CONFIRM_ATTEMPTS:
+            break
+        log.warning("%d of %d sends failed (%r); sending them again (attempt %d of %d)",
+                    len(failed), len(sends), failed[0][2], attempt + 1, CONFIRM_ATTEMPTS)
+        await asyncio.sleep(min(2.0 ** attempt, 10.0))
+        todo = [(i, (message, await message.send(app))) for i, message, _ in failed]
+    raise failed[0][2]
+
+
+def _die(kind: str, exc: BaseException) -> NoReturn:
+    """End the process without acknowledging the batch that failed (at-least-once)."""
+    log.critical("%s join: a batch failed (%r); exiting without acknowledging it, so that it "
+                 "is processed again after the restart", kind, exc, exc_info=exc)
+    logging.shutdown()
+    os._exit(70)  # EX_SOFTWARE; the supervisor (compose, systemd, the harness) restarts it
+
+
+def _incoming(event: EventT[Any]) -> Incoming:
+    message = event.message
+    headers = dict(message.headers or [])
+    return Incoming(message.topic, message.partition, message.offset, message.key,
+                    message.value, headers)
+
+
+def _wire(
+    app: faust.App,
+    kind: str,
+    source_topics: Sequence[str],
+    output_topic: str,
+    process: Processor,
+    registry: SchemaRegistry,
+    settings: Settings,
+    metrics: WorkerMetrics,
+) -> None:
+    source = app.topic(*source_topics, key_serializer="raw", value_serializer="raw")
+    for name in (output_topic, DEAD_LETTER, OWNER_LINKS, OWNER_SNAPSHOTS, PROBE_REPLIES):
+        app.topic(name, key_serializer="raw", value_serializer="raw")  # declared, not wrapped
+    table = app.Table(table_name(kind), default=None, key_type=bytes,
+                      partitions=settings.topic_partitions)  # values: JSON records
+    # The table is written as Faust's Table.__setitem__ writes it (store, then changelog), but
+    # the changelog goes straight to the producer and each batch awaits its confirmation:
+    # Faust's buffered send_soon path took ~100 ms per batch to drain under load (measured
+    # with exchange_batch_confirm_seconds), and only logs a send that fails.
+    store: Any = table.data
+    changelog_name = table.changelog_topic.get_topic_name()
+    if changelog_name != changelog_topic(settings.worker_app_id, kind):  # made before start
+        raise RuntimeError(f"Faust names the changelog {changelog_name}, not "
+                           f"{changelog_topic(settings.worker_app_id, kind)}")
+    cache = RecordCache(settings.worker_record_cache)
+
+    async def forget(_sender: Any, /, *_args: Any, signal: Any, **_kwargs: Any) -> None:
+        # After a rebalance another worker may have changed a partition this one had:
+        # only the table (restored from the changelog) is right then.
+        cache.clear()
+
+    app.on_partitions_revoked.connect(forget)
+    app.on_partitions_assigned.connect(forget)
+
+    def lookup(key: str) -> dict[str, Any] | None:
+        return cache.get(key, lambda: table.get(key.encode()))
+
+    async def handle(events: Sequence[EventT[Any]]) -> None:
+        """Fold one batch; return only once everything it produced is on the broker.
+
+        Order matters for at-least-once: outputs and join messages are confirmed *before*
+        the table is written, and the table's changelog before the batch is acknowledged.
+        So a record the table already holds has had its outputs delivered, and a message
+        redelivered after a crash that changes nothing needs nothing re-sent (its record is
+        only written to the table again, see BatchResult.unchanged).
+        """
+        # A table writes to the changelog partition (and RocksDB partition) of the
+        # *current* event; a batch spans partitions, so write each group under its own.
+        by_partition: dict[int, list[EventT[Any]]] = defaultdict(list)
+        for event in events:
+            by_partition[event.message.partition].append(event)
+        done: list[tuple[EventT[Any], BatchResult]] = []
+        deliveries: list[tuple[Outgoing, Awaitable[Any]]] = []
+
+        async def send(topic: str, key: bytes | None, value: bytes | None,
+                       headers: list[tuple[str, bytes]] | None = None,
+                       partition: int | None = None) -> None:
+            message = Outgoing(topic, key, value, headers, partition)
+            deliveries.append((message, await message.send(app)))
+
+        for group in by_partition.values():
+            _as_current(group[-1])  # table.get reads the RocksDB partition of this event
+            with metrics.merge_seconds.labels(kind).time():
+                result = process([_incoming(e) for e in group], lookup, registry)
+            done.append((group[-1], result))
+            for key, record in result.records.items():
+                await send(output_topic, key.encode(), records_codec.encode(record))
+            for topic, key, value in result.outgoing:
+                await send(topic, key.encode(), value)
+            for dl in result.dead_letters:
+                await send(DEAD_LETTER, dl.incoming.key,
+                           records_codec.dead_letter_value(dl, settings.max_event_bytes),
+                           records_codec.dead_letter_headers(dl))
+                log.warning("dead letter %s[%d]@%d: %s: %s", dl.incoming.topic,
+                            dl.incoming.partition, dl.incoming.offset, dl.error_class,
+                            dl.reason)
+            metrics.record_batch(kind, len(group), result)
+        _as_current(None)
+        with metrics.confirm_seconds.labels(kind, "outputs").time():
+            await confirm(app, deliveries)
+        deliveries.clear()
+        try:
+            for last, result in done:
+                _as_current(last)  # the RocksDB store writes the partition of this event
+                partition = last.message.partition
+                for key, record in (*result.records.items(), *result.unchanged.items()):
+                    key_bytes = store._encode_key(key.encode())
+                    value_bytes = store._encode_value(record)
+                    store._set(key_bytes, value_bytes)
+                    cache.put(key, record)
+                    await send(changelog_name, key_bytes, value_bytes, None, partition)
+        finally:
+            _as_current(None)
+        with metrics.confirm_seconds.labels(kind, "changelog").time():
+            sent = await confirm(app, deliveries)
+        # What Faust's own changelog callback records: where a restore of the local store
+        # may start (the store keeps it per partition).
+        last_offsets: dict[int, int] = {}
+        for metadata in sent:
+            partition = metadata.partition
+            last_offsets[partition] = max(metadata.offset, last_offsets.get(partition, -1))
+        for partition, offset in last_offsets.items():
+            store.set_persisted_offset(TP(changelog_name, partition), offset)
+
+    async def agent(stream: StreamT[bytes]) -> None:
+        async for events in take_batches(stream, settings.worker_batch_size):
+            # A batch is acknowledged when the next one is asked for (see take_batches): a
+            # stop (cancellation) leaves it unacknowledged, to be redelivered, and so must a
+            # failure, which ends the process (the stream must not go on past it).
+            try:
+                await handle(events)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - anything: never acknowledge this batch
+                _die(kind, exc)
+
+    app.agent(source, name=f"{kind}-join")(agent)
+
+    if settings.worker_stats_interval_seconds > 0:
+        async def table_stats() -> None:
+            # A full scan of this worker's partitions: cheap next to the join at the sizes
+            # we run; set the interval to 0 to turn it off on very large tables.
+            metrics.record_scan(kind, scan(value for _, value in table.items()
+                                           if value is not None))
+
+        app.timer(settings.worker_stats_interval_seconds, name=f"{kind}-stats")(table_stats)

@@ -1,0 +1,204 @@
+"""``make bench-join``: the join worker against a plain aiokafka passthrough, in the same run.
+
+Throughput: the same department messages (simulator traffic) are pre-published and drained
+by (a) a plain aiokafka consume-and-produce passthrough and (b) ``exchange worker`` as its own
+process. The rate is the messages over the time from the subject's first output to its last
+(start-up and group join excluded for both).
+
+Latency (:mod:`exchange.worker.bench_latency`): the same events, published at a fixed moderate
+rate after a warm-up, through each subject; every event is paired with the first output that
+carries it, unmatched ones are counted and named. p50 and p99 of each and their ratio, with
+the worker's batch statistics from its metrics endpoint. Results go to
+``var/bench/join.json``; the exit status is 1 if any measured event was unmatched.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from exchange.localbroker import local_broker
+from exchange.schemas import SchemaRegistry, default_registry
+from exchange.settings import REPO_ROOT, load_settings
+from exchange.topics import (
+    ENTERPRISE_OUT,
+    PROPERTY_OUT,
+    TopicSpec,
+    ensure_bus_topics,
+    ensure_topics,
+)
+from exchange.worker.bench_faust_passthrough import FaustPassthrough
+from exchange.worker.bench_kit import (
+    Access,
+    BenchWorker,
+    Subject,
+    batch_stats,
+    committed_all,
+    end_offsets,
+    output_span,
+    send_all,
+    start_at_end,
+    worker_sources,
+)
+from exchange.worker.bench_latency import LatencyRun, header_id, history_ids, measure
+from exchange.worker.bench_passthrough import PASS_OUT, Passthrough
+from exchange.worker.harness import WireMessage, wire_messages
+from producers.simulator import simulate
+
+OUTPUTS = [ENTERPRISE_OUT, PROPERTY_OUT]
+
+
+def traffic(registry: SchemaRegistry, enterprises: int, properties: int, seed: int,
+            limit: int | None = None) -> list[WireMessage]:
+    """Valid simulated department messages, shuffled as departments would interleave them."""
+    events = [e for e in simulate(enterprises, properties, seed=seed, shuffle=True)
+              if e.invalid_reason is None]
+    return wire_messages(events, registry)[:limit]
+
+
+def department_topics(registry: SchemaRegistry) -> list[str]:
+    """The department topics the join consumes (the passthrough copies the same)."""
+    return registry.topics("enterprise") + registry.topics("property")
+
+
+def throughput(access: Access, subject: Subject, sources: list[str], counted: list[str],
+               outputs: list[str], messages: list[WireMessage],
+               timeout: float = 900.0) -> tuple[float, dict[str, Any]]:
+    """Messages/s of ``subject`` draining ``messages`` pre-published on its ``sources``.
+
+    The group starts where this run's messages begin; the rate is the messages on
+    ``counted`` over the time from its first output to its last, once it has committed
+    everything (start-up and group join excluded). Also the batch statistics.
+    """
+    start_at_end(access.admin, subject.group, sources)
+    starts = end_offsets(access.admin, counted)
+    send_all(access, messages)
+    started_ms = int(time.time() * 1000)
+    subject.start()
+    try:
+        deadline = time.monotonic() + timeout
+        done = False
+        while not done:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{subject.group} did not drain in {timeout:.0f} s")
+            subject.check()
+            time.sleep(0.5)
+            # Re-read every end: what the subject sends itself (owner links) counts too.
+            done = committed_all(access.admin, subject.group, end_offsets(access.admin, sources))
+        stats = batch_stats({}, subject.metrics())
+    finally:
+        subject.stop()
+    ends = end_offsets(access.admin, counted)
+    first, last = output_span(access.reader, outputs, started_ms)
+    return sum(ends[tp] - starts.get(tp, 0) for tp in ends) / (last - first), stats
+
+
+def worker_throughput(access: Access, registry: SchemaRegistry, messages: list[WireMessage],
+                      data_dir: Path) -> tuple[float, dict[str, Any]]:
+    """Messages/s of the join worker draining ``messages``, and its batch statistics."""
+    worker = BenchWorker(access, access.app_id("join"), data_dir,
+                         {"EXCHANGE_WORKER_BATCH_SIZE": "1000"})
+    return throughput(access, worker, worker_sources(registry), department_topics(registry),
+                      OUTPUTS, messages)
+
+
+def worker_latency(access: Access, registry: SchemaRegistry, messages: list[WireMessage],
+                   rate: float, warmup: int, data_dir: Path) -> LatencyRun:
+    """Publish-to-record latency through the join worker."""
+    worker = BenchWorker(access, access.app_id("lat"), data_dir)
+    return measure(access, worker, worker_sources(registry), OUTPUTS, history_ids, messages,
+                   rate, warmup)
+
+
+def compare(base: LatencyRun, join: LatencyRun) -> dict[str, Any]:
+    """Worker over baseline at p50 and p99 (when both have samples)."""
+    b, j = base.summary(), join.summary()
+    if not (b["samples"] and j["samples"]):
+        return {}
+    return {"p50_ratio": round(j["p50_ms"] / b["p50_ms"], 2),
+            "p99_ratio": round(j["p99_ms"] / b["p99_ms"], 2)}
+
+
+def report_unmatched(runs: dict[str, LatencyRun]) -> int:
+    """Print the unmatched events of each run; return how many there were in all."""
+    total = 0
+    for name, run in runs.items():
+        if run.unmatched:
+            total += len(run.unmatched)
+            print(f"{name}: {len(run.unmatched)} measured events never came out, e.g. "
+                  f"{run.unmatched[:5]}", file=sys.stderr)
+    return total
+
+
+def save(result: dict[str, Any], name: str) -> None:
+    """Write ``var/bench/<name>`` and print it."""
+    out = REPO_ROOT / "var" / "bench" / name
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps(result, indent=2))
+
+
+def add_load_arguments(parser: argparse.ArgumentParser,
+                       bulk: int) -> argparse.ArgumentParser:
+    """The traffic options every join benchmark takes (throughput bulk, latency pacing)."""
+    parser.add_argument("--bulk", type=int, default=bulk,
+                        help="throughput: enterprises simulated (properties: two thirds)")
+    parser.add_argument("--rate", type=float, default=100.0, help="latency: events/s")
+    parser.add_argument("--events", type=int, default=3000, help="latency: measured events")
+    parser.add_argument("--warmup", type=int, default=300, help="latency: warm-up events")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run both measurements on the configured broker or a local one; print and save."""
+    parser = argparse.ArgumentParser(prog="bench", description=__doc__.split("\n")[0])
+    args = add_load_arguments(parser, bulk=3000).parse_args(argv)
+    registry = default_registry()
+    with local_broker(log=print) as bootstrap, tempfile.TemporaryDirectory() as tmp:
+        access = Access.plain(bootstrap)
+        settings = load_settings(kafka_bootstrap=bootstrap)
+        ensure_bus_topics(settings, registry)
+        ensure_topics(settings.kafka_client_options(), [TopicSpec(PASS_OUT)],
+                      settings.topic_partitions, settings.topic_replication)
+        bulk = traffic(registry, args.bulk, args.bulk * 2 // 3, seed=11)
+        sources = department_topics(registry)
+        print(f"throughput on {len(bulk)} messages: passthrough ...", flush=True)
+        base, _ = throughput(access, Passthrough(access.admin, sources, access.app_id("pass")),
+                             sources, sources, [PASS_OUT], bulk)
+        print("throughput: Faust passthrough ...", flush=True)
+        faust_base, _ = throughput(
+            access, FaustPassthrough(bootstrap, sources, access.app_id("fpass"),
+                                     Path(tmp) / "fpass", access.worker_env),
+            sources, sources, [PASS_OUT], bulk)
+        print("throughput: worker ...", flush=True)
+        join, join_batches = worker_throughput(access, registry, bulk, Path(tmp) / "tp")
+        paced = traffic(registry, 400, 300, seed=12, limit=args.warmup + args.events)
+        print(f"latency at {args.rate:.0f} events/s: passthrough ...", flush=True)
+        base_lat = measure(access, Passthrough(access.admin, sources, access.app_id("plat")),
+                           sources, [PASS_OUT], header_id, paced, args.rate, args.warmup)
+        print(f"latency at {args.rate:.0f} events/s: worker ...", flush=True)
+        join_lat = worker_latency(access, registry, paced, args.rate, args.warmup,
+                                  Path(tmp) / "lw")
+    save({
+        "messages": len(bulk),
+        "passthrough_events_per_s": round(base),
+        "worker_events_per_s": round(join),
+        "throughput_ratio": round(join / base, 3),
+        # Faust's own ceiling: the same copy through a Faust agent wired like the worker's.
+        "faust_passthrough_events_per_s": round(faust_base),
+        "faust_passthrough_ratio": round(faust_base / base, 3),
+        "worker_to_faust_passthrough_ratio": round(join / faust_base, 3),
+        "worker_throughput_batches": join_batches,
+        "latency": {"passthrough": base_lat.summary(), "worker": join_lat.summary(),
+                    **compare(base_lat, join_lat)},
+    }, "join.json")
+    return 1 if report_unmatched({"passthrough": base_lat, "worker": join_lat}) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,198 @@
+"""One batch of messages in, changed records and messages to send out: no Faust in here.
+
+The agents only wire (read a batch, call these functions, write the table, send the result),
+so everything that decides something is testable without a broker. Within a batch each key's
+record is loaded once, folded with all its events, and written once: the record cache that
+Kafka Streams uses to save changelog and output traffic.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from exchange import codec, merge
+from exchange.errors import ExchangeError
+from exchange.events import DepartmentEvent, from_avro
+from exchange.schemas import SchemaRegistry
+from exchange.topics import OWNER_LINKS, OWNER_SNAPSHOTS, PROBE, PROBE_REPLIES
+
+Record = dict[str, Any]
+Lookup = Callable[[str], Record | None]
+
+
+@dataclass(frozen=True, slots=True)
+class Incoming:
+    """A message as consumed: where it came from and its raw bytes."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+    headers: Mapping[str, bytes] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    """A message that cannot be applied, and why, in words a person can act on."""
+
+    incoming: Incoming
+    error_class: str
+    reason: str
+
+
+@dataclass
+class BatchResult:
+    """What a batch changed and what must be sent because of it."""
+
+    records: dict[str, Record] = field(default_factory=dict)
+    dead_letters: list[DeadLetter] = field(default_factory=list)
+    outgoing: list[tuple[str, str, bytes]] = field(default_factory=list)  # (topic, key, value)
+    applied: Counter[str] = field(default_factory=Counter)  # events applied per department
+    # Records that messages of this batch left as they were (a redelivery, a stale snapshot).
+    # The worker writes them to its table again: after a crash the local store may hold a
+    # change whose changelog message never left, and this puts it back in the changelog.
+    unchanged: dict[str, Record] = field(default_factory=dict)
+
+
+def decode_event(incoming: Incoming, registry: SchemaRegistry, kind: str) -> DepartmentEvent:
+    """Decode, validate and translate one department message; raise ExchangeError if unusable."""
+    if incoming.value is None:
+        raise codec.DecodeError(f"empty message (tombstone) on department topic {incoming.topic}")
+    event_type, record = codec.decode(incoming.value, registry=registry)
+    codec.validate_identifiers(event_type, record, registry=registry)
+    event = from_avro(event_type, record)
+    if merge.record_kind_for(event_type) != kind:
+        raise ExchangeError(f"{event_type} is not an {kind} event but arrived on {incoming.topic}")
+    key = incoming.key.decode("utf-8", "replace") if incoming.key is not None else None
+    if key != event.key:
+        raise ExchangeError(
+            f"message key {key!r} differs from the event's key field (envelope.key) "
+            f"of {event_type} {event.event_id}"
+        )
+    return event
+
+
+class _Cache:
+    """Records of this batch, loaded from the table once and remembered with their originals."""
+
+    def __init__(self, lookup: Lookup) -> None:
+        self._lookup = lookup
+        self.original: dict[str, Record | None] = {}
+        self.current: dict[str, Record | None] = {}
+
+    def get(self, key: str) -> Record | None:
+        if key not in self.current:
+            self.original[key] = self.current[key] = self._lookup(key)
+        return self.current[key]
+
+    def put(self, key: str, record: Record) -> None:
+        self.current[key] = record
+
+    def changed(self) -> dict[str, tuple[Record | None, Record]]:
+        return {
+            k: (self.original[k], v)
+            for k, v in self.current.items()
+            if v is not None and v is not self.original[k]
+        }
+
+    def unchanged(self) -> dict[str, Record]:
+        """Keys a message was applied to without changing them: redelivered or stale."""
+        return {k: v for k, v in self.current.items() if v is not None and v is self.original[k]}
+
+
+def _dead(incoming: Incoming, exc: Exception) -> DeadLetter:
+    """Any failure to apply one message dead-letters that message and the stream goes on.
+
+    Our own errors say what is wrong with the message; anything else is a defect of ours,
+    and the message is kept in the dead-letter topic (replayable once fixed) rather than
+    crashing the agent, which would ack the batch on its way down.
+    """
+    return DeadLetter(incoming, type(exc).__name__, str(exc) or repr(exc))
+
+
+@dataclass(frozen=True)
+class _Kind:
+    """What differs between the two sides of the join; the batch loop is the same."""
+
+    name: str
+    join_topic: str  # the repartition topic this side reads
+    fold_join: Callable[[_Cache, bytes | None], None]  # apply one message of join_topic
+    derived: Callable[[str, Record | None, Record], list[tuple[str, str, bytes]]]
+
+
+def _fold_owner_link(cache: _Cache, value: bytes | None) -> None:
+    link = merge.OwnerLink.from_dict(json.loads(value or b"null"))
+    key = link.credit_code
+    cache.put(key, merge.apply_owner_link(cache.get(key) or merge.new_record("enterprise", key),
+                                          link))
+
+
+def _fold_owner_snapshot(cache: _Cache, value: bytes | None) -> None:
+    msg = json.loads(value or b"null")
+    key = msg["unit_number"]
+    record = cache.get(key) or merge.new_record("property", key)
+    cache.put(key, merge.apply_owner_snapshot(record, msg["credit_code"], msg["snapshot"]))
+
+
+def _snapshots(key: str, old: Record | None, new: Record) -> list[tuple[str, str, bytes]]:
+    """The enterprise's snapshot, pushed to the units it owns or owned (see merge.join)."""
+    targets = merge.snapshot_targets(old, new)
+    if not targets:
+        return []
+    snapshot = merge.owner_snapshot(new)
+    return [(OWNER_SNAPSHOTS, unit,
+             json.dumps({"unit_number": unit, "credit_code": key, "snapshot": snapshot}).encode())
+            for unit in targets]
+
+
+def _links(key: str, old: Record | None, new: Record) -> list[tuple[str, str, bytes]]:
+    """The property's ownership timeline, sent to every enterprise it names (see merge.join)."""
+    return [(OWNER_LINKS, link.credit_code, json.dumps(link.to_dict()).encode())
+            for link in merge.owner_links(old, new)]
+
+
+ENTERPRISE = _Kind("enterprise", OWNER_LINKS, _fold_owner_link, _snapshots)
+PROPERTY = _Kind("property", OWNER_SNAPSHOTS, _fold_owner_snapshot, _links)
+
+
+def process_batch(kind: _Kind, batch: list[Incoming], lookup: Lookup,
+                  registry: SchemaRegistry) -> BatchResult:
+    """Fold department facts and the other side's join messages into records of ``kind``."""
+    result, cache = BatchResult(), _Cache(lookup)
+    for incoming in batch:
+        try:
+            if incoming.topic == PROBE:  # the end-to-end probe: echoed, nothing else
+                key = (incoming.key or b"").decode()
+                result.outgoing.append((PROBE_REPLIES, key, incoming.value or b""))
+            elif incoming.topic == kind.join_topic:
+                kind.fold_join(cache, incoming.value)
+            else:
+                event = decode_event(incoming, registry, kind.name)
+                cache.put(event.key, merge.merge(cache.get(event.key), event))
+                result.applied[event.department] += 1
+        except Exception as exc:  # noqa: BLE001 - see _dead
+            result.dead_letters.append(_dead(incoming, exc))
+    for key, (old, new) in cache.changed().items():
+        result.records[key] = new
+        result.outgoing.extend(kind.derived(key, old, new))
+    result.unchanged = cache.unchanged()
+    return result
+
+
+def process_enterprise_batch(
+    batch: list[Incoming], lookup: Lookup, registry: SchemaRegistry
+) -> BatchResult:
+    """Fold department facts and owner links into enterprise records."""
+    return process_batch(ENTERPRISE, batch, lookup, registry)
+
+
+def process_property_batch(
+    batch: list[Incoming], lookup: Lookup, registry: SchemaRegistry
+) -> BatchResult:
+    """Fold department facts and owner snapshots into property records."""
+    return process_batch(PROPERTY, batch, lookup, registry)

@@ -1,0 +1,134 @@
+"""Wire form of the worker's outputs: unified records in Avro, dead-letter headers.
+
+Unified records use their own schema (``schemas/exchange/unified_record.avsc``) in the same
+single-object encoding as department events. The parts of a record with a fixed shape are
+typed Avro; values and the open-ended parts travel as JSON strings inside it, so a record read
+back is exactly the record the merge core produced.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import struct
+from functools import cache
+from typing import Any
+
+import fastavro
+import orjson
+from fastavro.schema import fingerprint, to_parsing_canonical_form
+
+from exchange.errors import DecodeError
+from exchange.settings import REPO_ROOT
+from exchange.worker.processor import DeadLetter
+
+SCHEMA_PATH = REPO_ROOT / "schemas" / "exchange" / "unified_record.avsc"
+MAGIC = b"\xc3\x01"
+TYPED = ("kind", "key", "status", "fields", "facts", "completeness", "conflicts", "history")
+
+
+@cache
+def _schema() -> tuple[Any, bytes]:
+    parsed = fastavro.parse_schema(json.loads(SCHEMA_PATH.read_text()))
+    fp = bytes.fromhex(fingerprint(to_parsing_canonical_form(parsed), "CRC-64-AVRO"))
+    return parsed, struct.pack("<Q", int.from_bytes(fp, "big"))
+
+
+def _dump(value: Any) -> str:
+    # orjson: compact, UTF-8 unescaped, sorted keys, as json.dumps(ensure_ascii=False,
+    # sort_keys=True, separators=(",", ":")) writes them, at a tenth of the cost (a record
+    # has dozens of values to dump; this was half of to_avro).
+    return orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
+
+
+def to_avro(record: dict[str, Any]) -> dict[str, Any]:
+    """The Avro form of a unified record."""
+    return {
+        "kind": record["kind"].upper(),
+        "key": record["key"],
+        "status": record.get("status"),
+        "fields": {
+            name: {**{k: v for k, v in src.items() if k != "value"},
+                   "value_json": _dump(src["value"])}
+            for name, src in record["fields"].items()
+        },
+        "facts": record["facts"],
+        "completeness": record["completeness"],
+        "conflicts": [
+            {"attribute": c["attribute"],
+             "values": [{**{k: v for k, v in val.items() if k != "value"},
+                         "value_json": _dump(val["value"])} for val in c["values"]]}
+            for c in record["conflicts"]
+        ],
+        "history": record["history"],
+        "extra_json": _dump({k: v for k, v in record.items() if k not in TYPED}),
+    }
+
+
+def from_avro(avro: dict[str, Any]) -> dict[str, Any]:
+    """The inverse of :func:`to_avro`."""
+    record: dict[str, Any] = {
+        "kind": avro["kind"].lower(),
+        "key": avro["key"],
+        "status": avro["status"],
+        "fields": {
+            name: {**{k: v for k, v in src.items() if k != "value_json"},
+                   "value": orjson.loads(src["value_json"])}
+            for name, src in avro["fields"].items()
+        },
+        "facts": avro["facts"],
+        "completeness": avro["completeness"],
+        "conflicts": [
+            {"attribute": c["attribute"],
+             "values": [{**{k: v for k, v in val.items() if k != "value_json"},
+                         "value": orjson.loads(val["value_json"])} for val in c["values"]]}
+            for c in avro["conflicts"]
+        ],
+        "history": avro["history"],
+    }
+    record.update(orjson.loads(avro["extra_json"]))
+    return record
+
+
+def encode(record: dict[str, Any]) -> bytes:
+    """Single-object encoding of a unified record."""
+    schema, fp = _schema()
+    out = io.BytesIO()
+    out.write(MAGIC + fp)
+    fastavro.schemaless_writer(out, schema, to_avro(record))
+    return out.getvalue()
+
+
+def decode(data: bytes) -> dict[str, Any]:
+    """Decode a unified record written by :func:`encode`."""
+    schema, fp = _schema()
+    if data[:2] != MAGIC or data[2:10] != fp:
+        raise DecodeError("not a unified record of the known schema (magic or fingerprint)")
+    try:
+        avro = fastavro.schemaless_reader(io.BytesIO(data[10:]), schema, schema)
+    except (EOFError, ValueError, IndexError) as exc:
+        raise DecodeError(f"truncated or corrupt unified record: {exc}") from exc
+    return from_avro(avro)  # type: ignore[arg-type]
+
+
+def dead_letter_value(dl: DeadLetter, limit: int) -> bytes | None:
+    """The original value as the dead letter keeps it: whole up to ``limit`` bytes (the event
+    size limit), else its first ``limit`` bytes (``original_size`` header tells), so that an
+    oversized message never exceeds the producer's request size when copied here."""
+    value = dl.incoming.value
+    return value if value is None or len(value) <= limit else value[:limit]
+
+
+def dead_letter_headers(dl: DeadLetter) -> list[tuple[str, bytes]]:
+    """Headers of a dead letter: where it came from and why it could not be applied."""
+    inc = dl.incoming
+    return [
+        ("original_size", str(-1 if inc.value is None else len(inc.value)).encode()),
+        ("original_topic", inc.topic.encode()),
+        ("original_partition", str(inc.partition).encode()),
+        ("original_offset", str(inc.offset).encode()),
+        ("error_class", dl.error_class.encode()),
+        ("reason", dl.reason.encode("utf-8")[:4000]),
+        *[(f"original_{k}", v) for k, v in inc.headers.items() if k in ("event_id", "department",
+                                                                         "event_type")],
+    ]

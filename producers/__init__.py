@@ -1,0 +1,1 @@
+"""Department publishers and the traffic simulator."""

@@ -1,0 +1,105 @@
+"""The join through the real broker: publishers, the worker as a process, the output topics.
+
+Simulated traffic for hundreds of enterprises and properties, shuffled and duplicated, with
+invalid events from a producer that does not validate; the worker is killed with SIGKILL
+mid-way, restarted, stopped cleanly, more is published while it is down, and it is started
+again; the records read back must equal the reference fold of the same messages, and every
+invalid event must be in the dead-letter topic with its reason.
+"""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+import pytest
+
+from exchange.schemas import default_registry
+from exchange.settings import load_settings
+from exchange.topics import ensure_bus_topics
+from exchange.worker.harness import (
+    OutputReader,
+    WorkerProcess,
+    differences,
+    reference_of,
+    send_raw,
+    wait_until,
+    wire_messages,
+)
+from producers.publisher import DepartmentPublisher
+from producers.simulator import simulate
+
+pytestmark = pytest.mark.integration
+
+
+def _publish(bootstrap: str, messages: list, events: dict) -> None:
+    """Valid events through the department publisher, invalid ones raw."""
+    settings = load_settings(kafka_bootstrap=bootstrap)
+    with DepartmentPublisher(settings) as publisher:
+        for m in messages:
+            if m.invalid_reason is None:
+                e = events[m.event_id, m.invalid_reason]
+                publisher.publish(e.event_type, e.record)
+    bad = [m for m in messages if m.invalid_reason is not None]
+    assert send_raw(bootstrap, bad) == len(bad)
+
+
+def _step(reader: OutputReader, worker: WorkerProcess) -> None:
+    assert worker.alive(), f"the worker died:\n{worker.log_tail()}"
+    reader.poll()
+
+
+def test_join_survives_kill_and_stop_and_equals_the_reference(
+    kafka_bootstrap: str, tmp_path: Path
+) -> None:
+    registry = default_registry()
+    ensure_bus_topics(load_settings(kafka_bootstrap=kafka_bootstrap), registry)
+    simulated = list(simulate(200, 120, seed=4242, shuffle=True, duplicate_rate=0.1,
+                              invalid_rate=0.03))
+    events = {(e.record["envelope"]["event_id"], e.invalid_reason): e for e in simulated}
+    messages = wire_messages(simulated, registry)
+    assert len(messages) > 1000 and any(m.invalid_reason for m in messages)
+    third = len(messages) // 3
+    parts = [messages[:third], messages[third:2 * third], messages[2 * third:]]
+    ref = reference_of(messages, registry)
+    worker = WorkerProcess(kafka_bootstrap, f"test-join-{uuid.uuid4().hex[:8]}", tmp_path)
+    reader = OutputReader(kafka_bootstrap)
+    try:
+        for part, stop in ((parts[0], worker.kill), (parts[1], worker.stop)):
+            _publish(kafka_bootstrap, part, events)
+            worker.start()
+            key = next(iter(reference_of(part, registry).enterprises))
+            wait_until(lambda k=key: k in reader.records["enterprise"], 180,  # type: ignore[misc]
+                       lambda: _step(reader, worker),
+                       lambda: f"a record from this part\n{worker.log_tail()}")
+            # First a kill -9 mid-stream (no clean shutdown, no final commit), then a clean
+            # SIGTERM stop; the third part is published while the worker is down.
+            stop()
+        _publish(kafka_bootstrap, parts[2], events)
+        worker.start()
+        # A break that fastavro's writer coerces away (a string written as boolean true)
+        # leaves valid bytes: those are applied, by the reference and the worker alike.
+        invalid_ids = {dl.incoming.headers.get("event_id", b"").decode()
+                       for dl in ref.dead_letters}
+        broken = {m.event_id for m in messages if m.invalid_reason is not None}
+        coerced = broken - invalid_ids
+        assert len(coerced) <= len(broken) // 10, coerced
+
+        def converged() -> bool:
+            lettered = {d.get("original_event_id") for d in reader.dead_letters}
+            return not any(differences(ref, reader).values()) and invalid_ids <= lettered
+
+        wait_until(converged, 300, lambda: _step(reader, worker),
+                   lambda: f"records equal the reference ({differences(ref, reader)} differ) "
+                   f"and every invalid event is dead-lettered\n{worker.log_tail()}")
+        assert worker.alive(), worker.log_tail()
+    finally:
+        worker.stop()
+        reader.close()
+    assert len(ref.enterprises) >= 200 and len(ref.properties) >= 120
+    dead = {d.get("original_event_id"): d for d in reader.dead_letters}
+    for event_id in invalid_ids:
+        letter = dead[event_id]
+        assert letter["reason"] and letter["error_class"] in {
+            "DecodeError", "ValidationError", "UnknownSchema"}, letter
+        assert letter["original_topic"].startswith("dept.")
