@@ -9,6 +9,11 @@ The bytes are the standard Avro binary encoding (tests compare them with fastavr
 Supported: every primitive, records, enums, arrays, maps, unions of null and one type,
 decimal (bytes), date, timestamp-millis. :func:`compile_writer` returns None for anything else
 and the codec falls back to fastavro.
+
+Each record's common case (a dict holding exactly its fields, all valid) runs one function
+generated from the schema (:func:`_generated_record`): strings, ints, longs, booleans, enums
+and their nullable forms are written inline, without a call per field; the closures write
+everything else, and every value that is not valid goes to its closure, which raises.
 """
 
 from __future__ import annotations
@@ -222,12 +227,18 @@ def _map(inner: Writer) -> Writer:
     return write
 
 
-def _enum(symbols: list[str]) -> Writer:
-    encoded: dict[str, bytes] = {}  # symbol -> its index as written
+def _enum_indexes(symbols: list[str]) -> dict[str, bytes]:
+    """Each symbol's index as written."""
+    encoded: dict[str, bytes] = {}
     for i, symbol in enumerate(symbols):
         index = bytearray()
         write_long(i, index)
         encoded[symbol] = bytes(index)
+    return encoded
+
+
+def _enum(symbols: list[str]) -> Writer:
+    encoded = _enum_indexes(symbols)
     expected = f"expected one of {', '.join(symbols)}"
 
     def write(v: Any, buf: bytearray) -> None:
@@ -287,6 +298,83 @@ def _record(fields: list[tuple[str, Writer, Any]], name: str) -> Writer:
     return write
 
 
+def _inline(schema: Any, w: str, ns: dict[str, Any], var: str = "x") -> list[str] | None:
+    """Lines that write ``var`` as ``schema`` when it is valid and otherwise call ``w`` (the
+    name of the field's closure in ``ns``), which raises the error; None: not inlined."""
+    if isinstance(schema, list):
+        if len(schema) != 2 or "null" not in schema:
+            return None
+        null_index = schema.index("null")
+        inner = _inline(schema[1 - null_index], w, ns, var)  # w, the union's closure, raises
+        if inner is None:
+            return None
+        null_tag, value_tag = (0, 2) if null_index == 0 else (2, 0)
+        return [f"if {var} is None:", f"    buf.append({null_tag})", "else:",
+                f"    buf.append({value_tag})", *(f"    {line}" for line in inner)]
+    if isinstance(schema, dict):
+        logical = schema.get("logicalType")
+        if logical == "date" and schema["type"] == "int":
+            ns["date"] = dt.date
+            return [f"if type({var}) is date: wl({var}.toordinal() - {EPOCH_ORDINAL}, buf)",
+                    f"else: {w}({var}, buf)"]
+        if logical is not None:
+            return None
+        if schema["type"] == "enum":
+            table = f"E{len(ns)}"
+            ns[table] = _enum_indexes(schema["symbols"])
+            return [f"d = {table}.get({var}) if type({var}) is str else None",
+                    f"if d is None: {w}({var}, buf)", "else: buf += d"]
+        return _inline(schema["type"], w, ns, var)  # {"type": "string"} and the like
+    if schema == "string":
+        return [f"if type({var}) is not str: {w}({var}, buf)",
+                "else:", f"    d = {var}.encode()", "    n = len(d)",
+                "    if n < 64: buf.append(n << 1)", "    else: wl(n, buf)", "    buf += d"]
+    if schema in ("int", "long"):
+        low, high = INT_RANGE if schema == "int" else LONG_RANGE
+        return [f"if type({var}) is int and 0 <= {var} < 64: buf.append({var} << 1)",
+                f"elif type({var}) is int and {low} <= {var} <= {high}: wl({var}, buf)",
+                f"else: {w}({var}, buf)"]
+    if schema == "boolean":
+        return [f"if {var} is True: buf.append(1)", f"elif {var} is False: buf.append(0)",
+                f"else: {w}({var}, buf)"]
+    return None
+
+
+def _generated_record(fields: list[tuple[str, Any, Writer, list[Callable[[Any], None]]]],
+                      general: Writer) -> Writer:
+    """One function writing a record's fields in order, for a dict holding exactly them;
+    ``general`` (the closure writer) takes every other case and every error's path."""
+    ns: dict[str, Any] = {"wl": write_long, "Invalid": Invalid, "general": general}
+    body: list[str] = []
+    for name, schema, bare, checks in fields:
+        body.append(f"f = {name!r}")
+        body.append(f"x = v[{name!r}]")
+        w = f"W{len(ns)}"
+        ns[w] = bare
+        body += _inline(schema, w, ns) or [f"{w}(x, buf)"]
+        for check in checks:
+            ns[f"C{len(ns)}"] = check
+            body.append(f"if x is not None: C{len(ns) - 1}(x)")
+    source = "\n".join([
+        "def write(v, buf):",
+        f"    if type(v) is dict and len(v) == {len(fields)}:",
+        "        start = len(buf)",
+        "        f = None",
+        "        try:",
+        *(f"            {line}" for line in body),
+        "            return",
+        "        except KeyError:",
+        "            del buf[start:]",
+        "        except Invalid as exc:",
+        "            exc.path.insert(0, f)",
+        "            raise",
+        "    general(v, buf)",
+    ])
+    exec(compile(source, "<avro_writer: generated record writer>", "exec"), ns)  # noqa: S102
+    writer: Writer = ns["write"]
+    return writer
+
+
 def _compile(schema: Any, names: dict[str, Writer]) -> Writer:
     if isinstance(schema, list):
         if len(schema) == 2 and "null" in schema:
@@ -313,11 +401,15 @@ def _compile(schema: Any, names: dict[str, Writer]) -> Writer:
         return names[schema["name"]]
     if kind == "record":
         fields: list[tuple[str, Writer, Any]] = []
-        writer = _record(fields, schema["name"])  # filled below: recursive types see it
-        names[schema["name"]] = writer
+        general = _record(fields, schema["name"])  # filled below: recursive types see it
+        names[schema["name"]] = general
+        inline: list[tuple[str, Any, Writer, list[Callable[[Any], None]]]] = []
         for f in schema["fields"]:
-            inner = _with_checks(_compile(f["type"], names), field_checks(f))
-            fields.append((f["name"], inner, f.get("default", _MISSING)))
+            checks = field_checks(f)
+            bare = _compile(f["type"], names)
+            fields.append((f["name"], _with_checks(bare, checks), f.get("default", _MISSING)))
+            inline.append((f["name"], f["type"], bare, checks))
+        names[schema["name"]] = writer = _generated_record(inline, general)
         return writer
     if kind == "array":
         return _array(_compile(schema["items"], names))
