@@ -85,6 +85,24 @@ def test_publish_sends_the_encoded_event_keyed_and_with_headers() -> None:
     assert metrics.get_sample_value("exchange_publisher_ack_seconds_count", labels) == 1
 
 
+def test_one_send_in_ack_sample_is_timed_starting_with_the_first_after_each_flush(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(publisher_module, "ACK_SAMPLE", 4)
+    publisher, producer, metrics = _publisher()
+    publisher.publish_many(_events(10))  # sends 0, 4 and 8 are timed
+    timed = [f for f in producer.futures if f.callbacks]
+    assert [producer.futures.index(f) for f in timed] == [0, 4, 8]
+    assert publisher.flush().confirmed == 10
+    publisher.publish_many(_events(3))  # the count restarts after a flush: send 0 is timed
+    assert [bool(f.callbacks) for f in producer.futures] == [True, False, False]
+    publisher.flush()
+    timed_total = sum(metrics.get_sample_value("exchange_publisher_ack_seconds_count",
+                                               {"department": d}) or 0
+                      for d in REGISTRY.departments())
+    assert timed_total == 4
+
+
 def test_an_invalid_event_is_refused_with_field_and_rule_and_not_sent() -> None:
     publisher, producer, metrics = _publisher()
     with pytest.raises(ValidationError) as info:
