@@ -1,29 +1,49 @@
-"""Every newly assigned source partition without a committed offset starts at its beginning.
+"""Where the join's source partitions are read from, and how far their offsets are committed.
 
-Faust positions its stream partitions after each rebalance with aiokafka's
-``seek_to_committed``, which seeks only partitions whose committed offset is above 0. A
-partition this group has never committed (a topic still new to it: the join's own
-``owner-links`` and ``owner-snapshots`` topics early in a run) keeps whatever position the
-client had reached, and records the client fetched before the rebalance ended (during table
-recovery, or dropped by Faust when a fetch straddled a generation change) are never
-delivered. The fault suite caught it: after a second worker joined, the first owner-links
-messages of two partitions were never applied and 13 enterprise records lacked their
-properties (worker-rebalance, 1 run in 4).
+Three changes to Faust's consumer (faust-streaming 0.15), each found by the fault suite:
 
-:class:`SeekingConsumer` seeks such partitions to their beginning, which is what the
-worker's ``auto_offset_reset="earliest"`` means; at-least-once plus the idempotent merge make
-a message read again harmless. Changelog partitions are left alone: table recovery
-positions them itself.
+1. **A never-committed source partition starts at its beginning after every rebalance.**
+   Faust positions its stream partitions with aiokafka's ``seek_to_committed``, which seeks
+   only partitions whose committed offset is above 0. A partition this group has never
+   committed keeps whatever position the client had reached, and records the client fetched
+   before the rebalance ended (during table recovery, or dropped by Faust when a fetch
+   straddled a generation change) were never delivered: after a second worker joined, the
+   first owner-links messages of two partitions were never applied (worker-rebalance, 1 run
+   in 4). :class:`SeekingConsumerThread` seeks such partitions to their beginning, which is
+   what the worker's ``auto_offset_reset="earliest"`` means, and notes that beginning.
+
+2. **A source message is never dropped for being behind Faust's "read offset".** Faust drops
+   a fetched message whose offset is below the last one it delivered, and takes an offset
+   jump as a "gap" it may commit over. Both assume fetches never go back, but the seeks of
+   a rebalance do, while a batch fetched before the seek is still being delivered: the
+   delivered messages of the old batch then hid the re-fetched ones. The join's source topics
+   are written by idempotent, non-transactional producers and never compacted, so their
+   offsets have no holes and a message delivered twice is folded twice to the same record
+   (at-least-once, idempotent merge). Changelog partitions keep Faust's bookkeeping: table
+   recovery relies on it.
+
+3. **An offset is committed only when every message before it was acknowledged.** Faust's
+   ``_new_offset`` commits the first run of acknowledged offsets even when it starts one past
+   the committed offset (faust-streaming issue 606, "Wrong offset commit in case of gaps"), or
+   anywhere at all for a partition not committed yet. The fault suite lost an event that way
+   (worker-rebalance: offset 48 of a social-security partition never applied, 49-106
+   committed after a rebalance). :meth:`SeekingConsumer._new_offset` commits only a run that
+   starts at the committed offset, or at the partition's first offset when nothing is
+   committed (or retention deleted past the committed one). A message that is never
+   acknowledged so holds its partition's commit, in plain sight of the lag exporter, instead
+   of being skipped.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections import defaultdict
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import faust
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TP
+from faust.utils.functional import consecutive_numbers
 
 
 class SeekingConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
@@ -32,22 +52,65 @@ class SeekingConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
     async def seek_to_committed(self) -> Mapping[TP, int]:
         committed: Mapping[Any, int] = await super().seek_to_committed()
         consumer: Any = self.consumer
-        fresh = [tp for tp, offset in committed.items()
-                 if not offset and not consumer._is_changelog_tp(tp)]
+        sources = [tp for tp in committed if not consumer._is_changelog_tp(tp)]
+        fresh = [tp for tp in sources if not committed[tp]]
+        client = self._ensure_consumer()
         if fresh:
             self.log.info("no committed offset yet for %d partition(s): reading them from "
                           "the beginning: %s", len(fresh),
                           ", ".join(sorted(f"{tp.topic}[{tp.partition}]" for tp in fresh)))
-            client = self._ensure_consumer()
             await self.call_thread(client.seek_to_beginning, *fresh)
+        if sources:
+            starts = await self.call_thread(client.beginning_offsets, sources)
+            consumer.note_starts({TP(tp.topic, tp.partition): offset
+                                  for tp, offset in starts.items()})
         return committed
 
 
+class SourceReadOffsets(defaultdict[TP, int | None]):
+    """Faust's per-partition read offsets, kept for changelog partitions only: for a source
+    partition the read offset is always unknown, so no message is dropped as already read
+    and no offset jump is taken as a gap that may be committed over (see the module notes)."""
+
+    def __init__(self, is_changelog: Callable[[TP], bool]) -> None:
+        super().__init__(lambda: None)
+        self._is_changelog = is_changelog
+
+    def __getitem__(self, tp: TP) -> int | None:
+        return super().__getitem__(tp) if self._is_changelog(tp) else None
+
+
 class SeekingConsumer(faust_aiokafka.Consumer):
-    """Faust's aiokafka consumer with :class:`SeekingConsumerThread`."""
+    """Faust's aiokafka consumer with the three changes of this module."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._read_offset = SourceReadOffsets(self._is_changelog_tp)
+        self._start_offsets: dict[TP, int] = {}  # first offset of each source partition
 
     def _new_consumer_thread(self) -> faust_aiokafka.AIOKafkaConsumerThread:
         return SeekingConsumerThread(self, loop=self.loop, beacon=self.beacon)
+
+    def note_starts(self, starts: Mapping[TP, int]) -> None:
+        """Record the first offsets of the assigned source partitions (read at each seek)."""
+        self._start_offsets.update(starts)
+
+    def _new_offset(self, tp: TP) -> int | None:
+        acked = self._acked[tp]
+        if not acked:
+            return None
+        acked.sort()
+        # The next offset to acknowledge: the committed one (None when nothing, or 0, was
+        # committed), or the partition's first, if retention has deleted up to past it.
+        expected, start = self._committed_offset[tp], self._start_offsets.get(tp)
+        if expected is None or (start is not None and start > expected):
+            expected = start
+        if expected is None or acked[0] != expected:
+            return None  # the message at ``expected`` is not acknowledged yet
+        batch = next(consecutive_numbers(acked))
+        acked[: len(batch)] = []
+        self._acked_index[tp].difference_update(batch)
+        return batch[-1] + 1
 
 
 def install(app: faust.App) -> None:

@@ -1,18 +1,19 @@
-"""A source partition the group never committed is read from its beginning after a rebalance.
+"""The join's source partitions: where they are read from and how far they are committed.
 
-(The Kafka-level evidence is the fault suite's worker-rebalance scenario; this checks which
-partitions are sought, with aiokafka's side replaced.)
+(The Kafka-level evidence is the fault suite's worker-rebalance scenario; these check the
+decisions of ``exchange.worker.positions`` with aiokafka's side replaced.)
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections import defaultdict
 from typing import Any
 
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TP
 
-from exchange.worker.positions import SeekingConsumerThread
+from exchange.worker.positions import SeekingConsumer, SeekingConsumerThread, SourceReadOffsets
 
 CHANGELOG = "app-enterprise-records-changelog"
 
@@ -20,9 +21,14 @@ CHANGELOG = "app-enterprise-records-changelog"
 class _Client:
     def __init__(self) -> None:
         self.to_beginning: list[TP] = []
+        self.asked_starts: list[TP] = []
 
     def seek_to_beginning(self, *tps: TP) -> None:
         self.to_beginning.extend(tps)
+
+    async def beginning_offsets(self, tps: list[TP]) -> dict[TP, int]:
+        self.asked_starts.extend(tps)
+        return {tp: 3 for tp in tps}
 
 
 class _Log:
@@ -34,9 +40,15 @@ class _Log:
 
 
 class _Consumer:
+    def __init__(self) -> None:
+        self.starts: dict[TP, int] = {}
+
     @staticmethod
     def _is_changelog_tp(tp: TP) -> bool:
         return tp.topic == CHANGELOG
+
+    def note_starts(self, starts: dict[TP, int]) -> None:
+        self.starts.update(starts)
 
 
 def _thread(client: _Client, log: _Log) -> SeekingConsumerThread:
@@ -44,7 +56,8 @@ def _thread(client: _Client, log: _Log) -> SeekingConsumerThread:
     vars(thread).update(consumer=_Consumer(), log=log, _ensure_consumer=lambda: client)
 
     async def call_thread(fn: Any, *args: Any) -> Any:
-        return fn(*args)
+        result = fn(*args)
+        return await result if asyncio.iscoroutine(result) else result
 
     vars(thread)["call_thread"] = call_thread
     return thread
@@ -67,6 +80,8 @@ def test_only_never_committed_stream_partitions_go_back_to_the_start(monkeypatch
     assert sorted(client.to_beginning) == [TP("dept.tax.enterprise", 2),
                                            TP("exchange.internal.owner-links.v1", 0)]
     assert "exchange.internal.owner-links.v1[0]" in log.lines[0]
+    sources = [tp for tp in committed if tp.topic != CHANGELOG]
+    assert sorted(client.asked_starts) == sorted(sources)  # where a commit may start
 
 
 def test_nothing_is_sought_when_every_partition_has_committed(monkeypatch) -> None:
@@ -78,3 +93,53 @@ def test_nothing_is_sought_when_every_partition_has_committed(monkeypatch) -> No
     client, log = _Client(), _Log()
     asyncio.run(_thread(client, log).seek_to_committed())
     assert client.to_beginning == [] and log.lines == []
+
+
+def _consumer(committed: dict[TP, int | None], starts: dict[TP, int],
+              acked: dict[TP, list[int]]) -> SeekingConsumer:
+    consumer = object.__new__(SeekingConsumer)
+    consumer._committed_offset = defaultdict(lambda: None, committed)
+    consumer._start_offsets = dict(starts)
+    consumer._acked = defaultdict(list, {tp: list(offsets) for tp, offsets in acked.items()})
+    consumer._acked_index = defaultdict(set, {tp: set(offsets) for tp, offsets in acked.items()})
+    return consumer
+
+
+SOCIAL = TP("dept.social.enterprise", 3)
+
+
+def test_an_offset_one_past_the_committed_one_is_not_committed_over() -> None:
+    """The fault suite's loss: 48 committed, 48 never acknowledged, 49.. acknowledged."""
+    consumer = _consumer({SOCIAL: 48}, {SOCIAL: 0}, {SOCIAL: [50, 49, 51]})
+    assert consumer._new_offset(SOCIAL) is None
+    consumer._acked[SOCIAL].append(48)
+    consumer._acked_index[SOCIAL].add(48)
+    assert consumer._new_offset(SOCIAL) == 52
+    assert consumer._acked[SOCIAL] == [] and consumer._acked_index[SOCIAL] == set()
+
+
+def test_a_never_committed_partition_commits_from_its_first_offset_only() -> None:
+    consumer = _consumer({}, {SOCIAL: 0}, {SOCIAL: [5, 6, 7]})
+    assert consumer._new_offset(SOCIAL) is None  # 0..4 not acknowledged yet
+    consumer = _consumer({}, {SOCIAL: 0}, {SOCIAL: [0, 1, 2, 4]})
+    assert consumer._new_offset(SOCIAL) == 3
+    assert consumer._acked[SOCIAL] == [4]
+
+
+def test_a_partition_without_a_known_start_is_not_committed() -> None:
+    assert _consumer({}, {}, {SOCIAL: [0, 1]})._new_offset(SOCIAL) is None
+
+
+def test_a_committed_offset_deleted_by_retention_gives_way_to_the_first_offset() -> None:
+    consumer = _consumer({SOCIAL: 10}, {SOCIAL: 40}, {SOCIAL: [40, 41]})
+    assert consumer._new_offset(SOCIAL) == 42
+
+
+def test_source_partitions_have_no_read_offset_changelogs_keep_theirs() -> None:
+    offsets = SourceReadOffsets(lambda tp: tp.topic == CHANGELOG)
+    offsets[SOCIAL] = 107
+    offsets[TP(CHANGELOG, 1)] = 12
+    assert offsets[SOCIAL] is None  # nothing is dropped as "already read", no gap is made
+    assert offsets[TP(CHANGELOG, 1)] == 12
+    assert offsets[TP(CHANGELOG, 2)] is None
+    offsets.pop(SOCIAL)  # Faust's own bookkeeping still works on it
