@@ -32,10 +32,18 @@ Three changes to Faust's consumer (faust-streaming 0.15), each found by the faul
    committed (or retention deleted past the committed one). A message that is never
    acknowledged so holds its partition's commit, in plain sight of the lag exporter, instead
    of being skipped.
+
+   And it is read again: when later offsets of a partition are acknowledged and the one at
+   its commit is not for :data:`HOLE_GRACE_SECONDS`, that message was fetched but never
+   reached the agent, and the partition is sought back to it (logged as a warning). The fault
+   suite found such a message after a restart (worker-kills: offset 112 of a partition,
+   fetched while Faust resumed the partitions before its seek, never folded; 113 on were).
 """
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections import defaultdict
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -44,6 +52,11 @@ import faust
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TP
 from faust.utils.functional import consecutive_numbers
+
+#: How long a partition's next offset may stay unacknowledged while later ones are
+#: acknowledged before the partition is read again from it. Within a partition the join
+#: acknowledges in order, so such a hole is a message that never reached the agent.
+HOLE_GRACE_SECONDS = 5.0
 
 
 class SeekingConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
@@ -66,6 +79,11 @@ class SeekingConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
                                   for tp, offset in starts.items()})
         return committed
 
+    async def seek_back(self, tp: TP, offset: int) -> None:
+        """Read ``tp`` again from ``offset`` (in the consumer's own thread)."""
+        await self.call_thread(self._ensure_consumer().seek, faust_aiokafka.ensure_aiokafka_TP(tp),
+                               offset)
+
 
 class SourceReadOffsets(defaultdict[TP, int | None]):
     """Faust's per-partition read offsets, kept for changelog partitions only: for a source
@@ -87,6 +105,7 @@ class SeekingConsumer(faust_aiokafka.Consumer):
         super().__init__(*args, **kwargs)
         self._read_offset = SourceReadOffsets(self._is_changelog_tp)
         self._start_offsets: dict[TP, int] = {}  # first offset of each source partition
+        self._holes: dict[TP, tuple[int, float]] = {}  # offset not acknowledged, since when
 
     def _new_consumer_thread(self) -> faust_aiokafka.AIOKafkaConsumerThread:
         return SeekingConsumerThread(self, loop=self.loop, beacon=self.beacon)
@@ -105,12 +124,40 @@ class SeekingConsumer(faust_aiokafka.Consumer):
         expected, start = self._committed_offset[tp], self._start_offsets.get(tp)
         if expected is None or (start is not None and start > expected):
             expected = start
-        if expected is None or acked[0] != expected:
-            return None  # the message at ``expected`` is not acknowledged yet
+        if expected is None:
+            return None
+        if acked[0] != expected:  # the message at ``expected`` is not acknowledged yet
+            self._hole(tp, expected)
+            return None
+        self._holes.pop(tp, None)
         batch = next(consecutive_numbers(acked))
         acked[: len(batch)] = []
         self._acked_index[tp].difference_update(batch)
         return batch[-1] + 1
+
+
+    def _hole(self, tp: TP, offset: int) -> None:
+        """``offset`` of ``tp`` is not acknowledged while later ones are: after the grace
+        period, read the partition again from it (once per grace period)."""
+        now = time.monotonic()
+        seen = self._holes.get(tp)
+        if seen is None or seen[0] != offset:
+            self._holes[tp] = (offset, now)
+            return
+        if now - seen[1] < HOLE_GRACE_SECONDS:
+            return
+        if not (self.flow_active and self.app.flow_control.is_active()):
+            return  # a rebalance is under way: its seek reads the partition again anyway
+        self._holes[tp] = (offset, now)
+        self.log.warning("%s[%d]: offset %d was never processed while later offsets were; "
+                         "reading the partition again from it", tp.topic, tp.partition, offset)
+        thread: Any = self._thread
+        task = asyncio.ensure_future(thread.seek_back(tp, offset))
+        task.add_done_callback(self._sought_back)
+
+    def _sought_back(self, task: asyncio.Future[None]) -> None:
+        if not task.cancelled() and task.exception() is not None:
+            self.log.error("seeking back failed: %r", task.exception())
 
 
 def install(app: faust.App) -> None:

@@ -13,6 +13,7 @@ from typing import Any
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TP
 
+from exchange.worker import positions
 from exchange.worker.positions import SeekingConsumer, SeekingConsumerThread, SourceReadOffsets
 
 CHANGELOG = "app-enterprise-records-changelog"
@@ -102,6 +103,7 @@ def _consumer(committed: dict[TP, int | None], starts: dict[TP, int],
     consumer._start_offsets = dict(starts)
     consumer._acked = defaultdict(list, {tp: list(offsets) for tp, offsets in acked.items()})
     consumer._acked_index = defaultdict(set, {tp: set(offsets) for tp, offsets in acked.items()})
+    consumer._holes = {}
     return consumer
 
 
@@ -143,3 +145,52 @@ def test_source_partitions_have_no_read_offset_changelogs_keep_theirs() -> None:
     assert offsets[TP(CHANGELOG, 1)] == 12
     assert offsets[TP(CHANGELOG, 2)] is None
     offsets.pop(SOCIAL)  # Faust's own bookkeeping still works on it
+
+
+class _Flow:
+    @staticmethod
+    def is_active() -> bool:
+        return True
+
+
+class _App:
+    flow_control = _Flow()
+
+
+class _Thread:
+    def __init__(self) -> None:
+        self.sought: list[tuple[TP, int]] = []
+
+    async def seek_back(self, tp: TP, offset: int) -> None:
+        self.sought.append((tp, offset))
+
+
+def test_a_message_skipped_while_later_ones_were_folded_is_read_again(monkeypatch) -> None:
+    """The fault suite's held commit: 112 never reached the agent, 113.. did."""
+    clock = [1000.0]
+    monkeypatch.setattr(positions.time, "monotonic", lambda: clock[0])
+    consumer = _consumer({SOCIAL: 112}, {SOCIAL: 0}, {SOCIAL: [113, 114]})
+    thread, log = _Thread(), _Log()
+    vars(consumer).update(_thread=thread, flow_active=True, app=_App(), log=log)
+    log.warning = log.info  # type: ignore[method-assign]
+
+    async def commits() -> None:
+        assert consumer._new_offset(SOCIAL) is None  # seen: the grace period starts
+        clock[0] += positions.HOLE_GRACE_SECONDS - 1
+        assert consumer._new_offset(SOCIAL) is None
+        await asyncio.sleep(0)
+        assert thread.sought == []  # not yet
+        clock[0] += 2
+        assert consumer._new_offset(SOCIAL) is None
+        await asyncio.sleep(0)
+        assert thread.sought == [(SOCIAL, 112)]
+        assert consumer._new_offset(SOCIAL) is None  # once per grace period
+        await asyncio.sleep(0)
+        assert thread.sought == [(SOCIAL, 112)]
+        consumer._acked[SOCIAL].append(112)  # read again and folded
+        consumer._acked_index[SOCIAL].add(112)
+        assert consumer._new_offset(SOCIAL) == 115
+        assert consumer._holes == {}
+
+    asyncio.run(commits())
+    assert "offset 112 was never processed" in log.lines[0]
