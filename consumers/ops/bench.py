@@ -25,6 +25,7 @@ from pathlib import Path
 import click
 from kafka import KafkaProducer, TopicPartition
 from kafka.admin import KafkaAdminClient, NewTopic, OffsetSpec
+from kafka.errors import KafkaError
 from kafka.structs import OffsetAndMetadata
 from prometheus_client import CollectorRegistry, generate_latest
 
@@ -57,10 +58,24 @@ def prepare(bootstrap: str, groups: int, partitions: int, prefix: str) -> list[s
     producer.close()
     names = [f"{prefix}.g{i:03d}" for i in range(groups)]
     for name, t in zip(names, topics, strict=True):
-        admin.alter_group_offsets(
-            name, {TopicPartition(t, p): OffsetAndMetadata(0, "", -1) for p in range(per_topic)})
+        offsets = {TopicPartition(t, p): OffsetAndMetadata(0, "", -1) for p in range(per_topic)}
+        _retrying(lambda name=name, offsets=offsets: admin.alter_group_offsets(name, offsets))
     admin.close()
     return names
+
+
+def _retrying(call: Callable[[], object], timeout: float = 60.0) -> None:
+    """``call()``, again while it fails with a retriable error (a broker that just started
+    has no group coordinator until its offsets topic is ready)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            call()
+            return
+        except KafkaError as exc:
+            if not exc.retriable or time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)
 
 
 def measure(fn: Callable[[], object]) -> tuple[float, float]:
