@@ -17,6 +17,7 @@ Medians are printed with their ratio to each baseline, and the resident memory (
 
 from __future__ import annotations
 
+import functools
 import statistics
 import time
 from collections.abc import Callable
@@ -59,7 +60,7 @@ def prepare(bootstrap: str, groups: int, partitions: int, prefix: str) -> list[s
     names = [f"{prefix}.g{i:03d}" for i in range(groups)]
     for name, t in zip(names, topics, strict=True):
         offsets = {TopicPartition(t, p): OffsetAndMetadata(0, "", -1) for p in range(per_topic)}
-        _retrying(lambda name=name, offsets=offsets: admin.alter_group_offsets(name, offsets))
+        _retrying(functools.partial(admin.alter_group_offsets, name, offsets))
     admin.close()
     return names
 

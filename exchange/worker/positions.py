@@ -112,7 +112,15 @@ class SeekingConsumer(faust_aiokafka.Consumer):
 
     def note_starts(self, starts: Mapping[TP, int]) -> None:
         """Record the first offsets of the assigned source partitions (read at each seek)."""
-        self._start_offsets.update(starts)
+        self._start_offsets = dict(starts)
+
+    async def on_partitions_revoked(self, revoked: set[TP]) -> None:
+        # Until the next seek, what is known of these partitions is of the last assignment:
+        # acknowledgements that arrive late for them are neither committed nor holes.
+        for tp in revoked:
+            self._start_offsets.pop(tp, None)
+            self._holes.pop(tp, None)
+        await super().on_partitions_revoked(revoked)
 
     def _new_offset(self, tp: TP) -> int | None:
         acked = self._acked[tp]
@@ -148,6 +156,8 @@ class SeekingConsumer(faust_aiokafka.Consumer):
             return
         if not (self.flow_active and self.app.flow_control.is_active()):
             return  # a rebalance is under way: its seek reads the partition again anyway
+        if tp not in self.assignment():
+            return  # late acknowledgements of a partition this worker no longer has
         self._holes[tp] = (offset, now)
         self.log.warning("%s[%d]: offset %d was never processed while later offsets were; "
                          "reading the partition again from it", tp.topic, tp.partition, offset)

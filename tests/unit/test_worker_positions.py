@@ -171,7 +171,8 @@ def test_a_message_skipped_while_later_ones_were_folded_is_read_again(monkeypatc
     monkeypatch.setattr(positions.time, "monotonic", lambda: clock[0])
     consumer = _consumer({SOCIAL: 112}, {SOCIAL: 0}, {SOCIAL: [113, 114]})
     thread, log = _Thread(), _Log()
-    vars(consumer).update(_thread=thread, flow_active=True, app=_App(), log=log)
+    vars(consumer).update(_thread=thread, flow_active=True, app=_App(), log=log,
+                          assignment=lambda: {SOCIAL})
     log.warning = log.info  # type: ignore[method-assign]
 
     async def commits() -> None:
@@ -194,3 +195,34 @@ def test_a_message_skipped_while_later_ones_were_folded_is_read_again(monkeypatc
 
     asyncio.run(commits())
     assert "offset 112 was never processed" in log.lines[0]
+
+
+def test_late_acknowledgements_of_a_revoked_partition_are_no_hole(monkeypatch) -> None:
+    clock = [1000.0]
+    monkeypatch.setattr(positions.time, "monotonic", lambda: clock[0])
+    consumer = _consumer({}, {SOCIAL: 0}, {SOCIAL: [57, 58]})
+    thread = _Thread()
+    vars(consumer).update(_thread=thread, flow_active=True, app=_App(), log=_Log(),
+                          assignment=lambda: set())  # revoked: another worker has it
+
+    async def commits() -> None:
+        assert consumer._new_offset(SOCIAL) is None
+        clock[0] += positions.HOLE_GRACE_SECONDS + 1
+        assert consumer._new_offset(SOCIAL) is None
+        await asyncio.sleep(0)
+
+    asyncio.run(commits())
+    assert thread.sought == []
+
+
+def test_a_revoked_partition_forgets_its_start_until_the_next_seek(monkeypatch) -> None:
+    async def revoked(self: Any, tps: set[TP]) -> None:
+        return None
+
+    monkeypatch.setattr(faust_aiokafka.Consumer, "on_partitions_revoked", revoked)
+    consumer = _consumer({}, {SOCIAL: 0, TP("dept.tax.enterprise", 1): 0}, {SOCIAL: [0, 1]})
+    asyncio.run(consumer.on_partitions_revoked({SOCIAL}))
+    assert consumer._new_offset(SOCIAL) is None  # neither committed nor known: wait
+    assert consumer._start_offsets == {TP("dept.tax.enterprise", 1): 0}
+    consumer.note_starts({SOCIAL: 0})
+    assert consumer._new_offset(SOCIAL) == 2
