@@ -94,6 +94,17 @@ def admin(kafka_cluster: Any) -> Iterator[KafkaAdminClient]:
     client.close()
 
 
+def _leader(admin: KafkaAdminClient, topic: str) -> int:
+    """The leader of partition 0 of ``topic``, polled: the broker that answers a describe may
+    not have the partition in its metadata yet, even after another one showed a full ISR."""
+    def known() -> int | None:
+        leader = _partition(admin, topic).get("leader_id", -1)
+        return leader if leader >= 0 else None
+
+    leader: int = _until(f"{topic} to have a known leader", known)
+    return leader
+
+
 def _create(admin: KafkaAdminClient, min_isr: int) -> str:
     topic = f"test.fault.{uuid.uuid4().hex[:8]}"
     config = {"min.insync.replicas": str(min_isr)}
@@ -107,7 +118,7 @@ def test_cluster_keeps_every_acknowledged_message_when_a_broker_dies(
     kafka_cluster: Any, admin: KafkaAdminClient
 ) -> None:
     topic = _create(admin, min_isr=2)
-    victim = _partition(admin, topic)["leader_id"]  # the leader: the produce must fail over
+    victim = _leader(admin, topic)  # the leader: the produce must fail over
     producer = _producer(kafka_cluster.bootstrap)
     try:
         before = [producer.send(topic, f"before-{i}".encode()) for i in range(50)]
@@ -117,9 +128,12 @@ def test_cluster_keeps_every_acknowledged_message_when_a_broker_dies(
         after = [producer.send(topic, f"after-{i}".encode()) for i in range(50)]
         for future in after:
             future.get(timeout=60)  # acks=all with two of three replicas left
-        partition = _partition(admin, topic)
-        assert partition["leader_id"] != victim
-        assert victim not in partition["isr_nodes"]
+        def moved_on() -> bool:
+            partition = _partition(admin, topic)
+            return (partition.get("leader_id", -1) not in (-1, victim)
+                    and victim not in partition.get("isr_nodes", [victim]))
+
+        _until(f"a leader other than node {victim}, and node {victim} out of the ISR", moved_on)
     finally:
         producer.close()
         kafka_cluster.restart(victim)
@@ -141,7 +155,7 @@ def test_cluster_refuses_acks_all_below_min_insync(
     (``test_cluster_acknowledges_nothing_with_two_brokers_down``).
     """
     topic = _create(admin, min_isr=3)
-    victim = next(n for n in (1, 2, 3) if n != _partition(admin, topic)["leader_id"])
+    victim = next(n for n in (1, 2, 3) if n != _leader(admin, topic))
     # No retries: a refusal surfaces as the broker's own error, not as a delivery timeout.
     # The request timeout is also the broker's wait for acks=all: 5 s was too short for a
     # follower of a just-restarted, loaded cluster (CI saw REQUEST_TIMED_OUT on the first send).
@@ -173,7 +187,7 @@ def test_cluster_acknowledges_nothing_with_two_brokers_down(
     kafka_cluster: Any, admin: KafkaAdminClient
 ) -> None:
     topic = _create(admin, min_isr=2)
-    leader = _partition(admin, topic)["leader_id"]
+    leader = _leader(admin, topic)
     victims = [n for n in (1, 2, 3) if n != leader]
     producer = _producer(kafka_cluster.bootstrap, delivery_timeout_ms=8000)
     try:
