@@ -7,6 +7,8 @@ the exchange's own topics are listed here once.
 from __future__ import annotations
 
 import contextlib
+import logging
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -16,6 +18,8 @@ from exchange.errors import ExchangeError
 if TYPE_CHECKING:
     from exchange.schemas import SchemaRegistry
     from exchange.settings import Settings
+
+log = logging.getLogger(__name__)
 
 ENTERPRISE_OUT = "exchange.enterprise.v1"
 PROPERTY_OUT = "exchange.property.v1"
@@ -65,20 +69,50 @@ def exchange_topics() -> list[TopicSpec]:
     ]
 
 
+#: How long :func:`ensure_topics` keeps trying while the cluster cannot answer (a broker of
+#: the bootstrap list down, a controller moving): a worker started during a broker's
+#: restart exited with a connection error in the fault suite's mixed scenario.
+ENSURE_TIMEOUT_SECONDS = 60.0
+
+
 def ensure_topics(
     bootstrap_options: dict[str, object],
     specs: Iterable[TopicSpec],
     partitions: int,
     replication: int,
 ) -> list[str]:
-    """Create the topics that do not exist yet; return the names created."""
+    """Create the topics that do not exist yet; return the names created.
+
+    A connection error or a retriable broker error is tried again with a new admin client
+    for up to :data:`ENSURE_TIMEOUT_SECONDS`; after that, and for any other error, it raises.
+    """
+    from kafka.errors import KafkaError
+
+    specs = list(specs)
+    deadline = time.monotonic() + ENSURE_TIMEOUT_SECONDS
+    while True:
+        try:
+            return _ensure_topics_once(bootstrap_options, specs, partitions, replication)
+        except (KafkaError, OSError) as exc:
+            retriable = isinstance(exc, OSError) or bool(getattr(exc, "retriable", False))
+            if not retriable or time.monotonic() > deadline:
+                raise
+            log.warning("creating topics: %r; trying again", exc)
+            time.sleep(1.0)
+
+
+def _ensure_topics_once(
+    bootstrap_options: dict[str, object],
+    specs: list[TopicSpec],
+    partitions: int,
+    replication: int,
+) -> list[str]:
     from kafka.admin import KafkaAdminClient, NewTopic
     from kafka.errors import TopicAlreadyExistsError
 
     admin = KafkaAdminClient(**bootstrap_options)
     try:
         existing = set(admin.list_topics())
-        specs = list(specs)
         _check_partitions(admin, [s.name for s in specs if s.name in existing], partitions)
         wanted = [s for s in specs if s.name not in existing]
         new = []
