@@ -38,8 +38,11 @@ Three changes to Faust's consumer (faust-streaming 0.15), each found by the faul
    reached the agent (within a partition the join acknowledges in order), and a warning
    names it once. The fault suite found one after a restart (worker-kills: offset 112 of a
    partition never folded, 113 on were). The commit holds there, so the next start of the
-   worker reads the partition again from it. (Seeking the partition back at once was tried
-   and stalled the worker's fetcher in one run in two; it is not done.)
+   worker reads the partition again from it. Right after a rebalance such holes are common
+   and heal themselves (the acknowledgements of the last generation's batch arrive late, and
+   the seek reads the partition again): the grace period is long enough to let them.
+   (Seeking the partition back at once was tried and stalled the worker's fetcher in one
+   run in two; it is not done.)
 """
 
 from __future__ import annotations
@@ -57,7 +60,7 @@ from faust.utils.functional import consecutive_numbers
 #: How long a partition's next offset may stay unacknowledged while later ones are
 #: acknowledged before it is reported. Within a partition the join acknowledges in order, so
 #: such a hole is a message that never reached the agent.
-HOLE_GRACE_SECONDS = 5.0
+HOLE_GRACE_SECONDS = 30.0
 
 
 class SeekingConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
@@ -152,12 +155,14 @@ class SeekingConsumer(faust_aiokafka.Consumer):
             return  # within the grace period, or already reported
         if not (self.flow_active and self.app.flow_control.is_active()):
             return  # a rebalance is under way: its seek reads the partition again anyway
-        if tp not in self.assignment():
-            return  # late acknowledgements of a partition this worker no longer has
+        if tp not in self.assignment() or tp not in self._start_offsets:
+            # Late acknowledgements of a partition this worker no longer has, or one not yet
+            # sought in this assignment: the seek after a rebalance reads it again.
+            return
         self._holes[tp] = (offset, -1.0)
         self.log.warning("%s[%d]: offset %d was never processed while later offsets were; "
-                         "its commit holds there until the worker starts again", tp.topic,
-                         tp.partition, offset)
+                         "the partition's commit holds there until it is (a restart or a "
+                         "rebalance reads it again)", tp.topic, tp.partition, offset)
 
 
 def install(app: faust.App) -> None:
