@@ -7,19 +7,16 @@ the exchange's own topics are listed here once.
 from __future__ import annotations
 
 import contextlib
-import logging
-import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from exchange.errors import ExchangeError
+from exchange.kafka_retry import while_unavailable
 
 if TYPE_CHECKING:
     from exchange.schemas import SchemaRegistry
     from exchange.settings import Settings
-
-log = logging.getLogger(__name__)
 
 ENTERPRISE_OUT = "exchange.enterprise.v1"
 PROPERTY_OUT = "exchange.property.v1"
@@ -86,19 +83,10 @@ def ensure_topics(
     A connection error or a retriable broker error is tried again with a new admin client
     for up to :data:`ENSURE_TIMEOUT_SECONDS`; after that, and for any other error, it raises.
     """
-    from kafka.errors import KafkaError
-
     specs = list(specs)
-    deadline = time.monotonic() + ENSURE_TIMEOUT_SECONDS
-    while True:
-        try:
-            return _ensure_topics_once(bootstrap_options, specs, partitions, replication)
-        except (KafkaError, OSError) as exc:
-            retriable = isinstance(exc, OSError) or bool(getattr(exc, "retriable", False))
-            if not retriable or time.monotonic() > deadline:
-                raise
-            log.warning("creating topics: %r; trying again", exc)
-            time.sleep(1.0)
+    return while_unavailable(
+        lambda: _ensure_topics_once(bootstrap_options, specs, partitions, replication),
+        ENSURE_TIMEOUT_SECONDS, pause=1.0, what="creating topics")
 
 
 def _ensure_topics_once(

@@ -26,13 +26,13 @@ from pathlib import Path
 import click
 from kafka import KafkaProducer, TopicPartition
 from kafka.admin import KafkaAdminClient, NewTopic, OffsetSpec
-from kafka.errors import KafkaError
 from kafka.structs import OffsetAndMetadata
 from prometheus_client import CollectorRegistry, generate_latest
 
 from consumers.ops.collector import CollectorConfig, LagCollector
 from consumers.ops.metrics import LagMetrics
 from consumers.ops.source import AdminOffsetSource
+from exchange.kafka_retry import while_unavailable
 from exchange.localbroker import local_broker
 
 
@@ -60,23 +60,10 @@ def prepare(bootstrap: str, groups: int, partitions: int, prefix: str) -> list[s
     names = [f"{prefix}.g{i:03d}" for i in range(groups)]
     for name, t in zip(names, topics, strict=True):
         offsets = {TopicPartition(t, p): OffsetAndMetadata(0, "", -1) for p in range(per_topic)}
-        _retrying(functools.partial(admin.alter_group_offsets, name, offsets))
+        # A broker just started has no group coordinator until its offsets topic is made.
+        while_unavailable(functools.partial(admin.alter_group_offsets, name, offsets), 60)
     admin.close()
     return names
-
-
-def _retrying(call: Callable[[], object], timeout: float = 60.0) -> None:
-    """``call()``, again while it fails with a retriable error (a broker that just started
-    has no group coordinator until its offsets topic is ready)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            call()
-            return
-        except KafkaError as exc:
-            if not exc.retriable or time.monotonic() > deadline:
-                raise
-            time.sleep(0.5)
 
 
 def measure(fn: Callable[[], object]) -> tuple[float, float]:

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from exchange.kafka_retry import while_unavailable
 from exchange.localbroker import load_localkafka
 from exchange.principals import ADMIN, DESK, WORKER
 from exchange.schemas import SchemaRegistry
@@ -151,20 +152,11 @@ def start_at_end(options: Options, group: str, topics: Iterable[str]) -> None:
     """Commit the log end of ``topics`` for the (new, empty) ``group``: its consumers skip
     what earlier measurements left there and read only what is published from now on."""
     from kafka.admin import KafkaAdminClient, OffsetSpec
-    from kafka.errors import KafkaError
 
     specs = {tp: OffsetSpec.LATEST for tp in partitions(options, topics)}
     admin = KafkaAdminClient(**options)
-    deadline = time.monotonic() + 60
-    try:
-        while True:
-            try:
-                done = admin.reset_group_offsets(group, specs)
-                break
-            except KafkaError as exc:  # a fresh broker creates its offsets topic first
-                if not exc.retriable or time.monotonic() > deadline:
-                    raise
-                time.sleep(0.5)
+    try:  # a fresh broker creates its offsets topic first
+        done = while_unavailable(lambda: admin.reset_group_offsets(group, specs), 60)
     finally:
         admin.close()
     failed = {tp: r["error"] for tp, r in done.items() if r["error"].errno != 0}

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from kafka.errors import KafkaConnectionError, TopicAuthorizationFailedError
 
-from exchange import topics
+from exchange import kafka_retry, topics
 
 pytestmark = pytest.mark.unit
 
@@ -22,7 +22,7 @@ def _flaky(monkeypatch: pytest.MonkeyPatch, errors: list[Exception]) -> list[int
         return ["made"]
 
     monkeypatch.setattr(topics, "_ensure_topics_once", once)
-    monkeypatch.setattr(topics.time, "sleep", lambda _s: None)
+    monkeypatch.setattr(kafka_retry.time, "sleep", lambda _s: None)
     return calls
 
 
@@ -42,6 +42,6 @@ def test_a_refusal_is_raised_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_it_gives_up_at_the_deadline(monkeypatch: pytest.MonkeyPatch) -> None:
     _flaky(monkeypatch, [KafkaConnectionError("down")] * 1000)
     clock = iter(range(0, 10_000, 30))
-    monkeypatch.setattr(topics.time, "monotonic", lambda: float(next(clock)))
+    monkeypatch.setattr(kafka_retry.time, "monotonic", lambda: float(next(clock)))
     with pytest.raises(KafkaConnectionError):
         topics.ensure_topics({}, [topics.TopicSpec("t")], 4, 3)
