@@ -47,6 +47,7 @@ Three changes to Faust's consumer (faust-streaming 0.15), each found by the faul
 
 from __future__ import annotations
 
+import math
 import time
 from collections import defaultdict
 from collections.abc import Callable, Mapping
@@ -104,7 +105,7 @@ class SeekingConsumer(faust_aiokafka.Consumer):
         super().__init__(*args, **kwargs)
         self._read_offset = SourceReadOffsets(self._is_changelog_tp)
         self._start_offsets: dict[TP, int] = {}  # first offset of each source partition
-        self._holes: dict[TP, tuple[int, float]] = {}  # offset not acknowledged, since when
+        self._holes: dict[TP, tuple[int, float]] = {}  # offset not acknowledged, since
 
     def _new_consumer_thread(self) -> faust_aiokafka.AIOKafkaConsumerThread:
         return SeekingConsumerThread(self, loop=self.loop, beacon=self.beacon)
@@ -142,24 +143,23 @@ class SeekingConsumer(faust_aiokafka.Consumer):
         self._acked_index[tp].difference_update(batch)
         return batch[-1] + 1
 
-
     def _hole(self, tp: TP, offset: int) -> None:
         """``offset`` of ``tp`` is not acknowledged while later ones are: after the grace
-        period, say so once (the commit holds there until the worker starts again)."""
+        period, say so once (the commit holds there until a restart or rebalance reads it)."""
         now = time.monotonic()
         seen = self._holes.get(tp)
         if seen is None or seen[0] != offset:
             self._holes[tp] = (offset, now)
             return
-        if now - seen[1] < HOLE_GRACE_SECONDS or seen[1] < 0:
-            return  # within the grace period, or already reported
+        if now - seen[1] < HOLE_GRACE_SECONDS:
+            return  # within the grace period, or already reported (since: infinity)
         if not (self.flow_active and self.app.flow_control.is_active()):
             return  # a rebalance is under way: its seek reads the partition again anyway
         if tp not in self.assignment() or tp not in self._start_offsets:
             # Late acknowledgements of a partition this worker no longer has, or one not yet
             # sought in this assignment: the seek after a rebalance reads it again.
             return
-        self._holes[tp] = (offset, -1.0)
+        self._holes[tp] = (offset, math.inf)  # reported: never again for this offset
         self.log.warning("%s[%d]: offset %d was never processed while later offsets were; "
                          "the partition's commit holds there until it is (a restart or a "
                          "rebalance reads it again)", tp.topic, tp.partition, offset)
