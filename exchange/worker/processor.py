@@ -61,10 +61,15 @@ class BatchResult:
 
 def decode_event(incoming: Incoming, registry: SchemaRegistry, kind: str) -> DepartmentEvent:
     """Decode, validate and translate one department message; raise ExchangeError if unusable."""
+    return _decode_event(incoming, codec.codec_for(registry), kind)
+
+
+def _decode_event(incoming: Incoming, codec_: codec.Codec, kind: str) -> DepartmentEvent:
+    # The codec is looked up once per batch: codec_for costs as much as a small check.
     if incoming.value is None:
         raise codec.DecodeError(f"empty message (tombstone) on department topic {incoming.topic}")
-    event_type, record = codec.decode(incoming.value, registry=registry)
-    codec.validate_identifiers(event_type, record, registry=registry)
+    event_type, record = codec_.decode(incoming.value)
+    codec_.validate_identifiers(event_type, record)
     event = from_avro(event_type, record)
     if merge.record_kind_for(event_type) != kind:
         raise ExchangeError(f"{event_type} is not an {kind} event but arrived on {incoming.topic}")
@@ -164,6 +169,7 @@ def process_batch(kind: _Kind, batch: list[Incoming], lookup: Lookup,
                   registry: SchemaRegistry) -> BatchResult:
     """Fold department facts and the other side's join messages into records of ``kind``."""
     result, cache = BatchResult(), _Cache(lookup)
+    codec_ = codec.codec_for(registry)
     for incoming in batch:
         try:
             if incoming.topic == PROBE:  # the end-to-end probe: echoed, nothing else
@@ -172,7 +178,7 @@ def process_batch(kind: _Kind, batch: list[Incoming], lookup: Lookup,
             elif incoming.topic == kind.join_topic:
                 kind.fold_join(cache, incoming.value)
             else:
-                event = decode_event(incoming, registry, kind.name)
+                event = _decode_event(incoming, codec_, kind.name)
                 cache.put(event.key, merge.merge(cache.get(event.key), event))
                 result.applied[event.department] += 1
         except Exception as exc:  # noqa: BLE001 - see _dead
