@@ -6,7 +6,9 @@ split by record kind as the worker's agents receive it, is folded in batches thr
 :func:`~exchange.worker.processor.process_property_batch` with a dict as the table (changed
 and unchanged records written back, as the worker does). Reported: CPU microseconds per
 department message (decode, validate, merge), the median of several rounds: the fold's own
-ceiling, to quote next to the Kafka benchmark's events/s.
+ceiling, to quote next to the Kafka benchmark's events/s. Also per join message (the owner
+links and snapshots that traffic causes, folded into the tables it left), which the worker
+folds besides: there are about a third as many snapshots as department messages.
 
 ``--profile`` prints a cProfile top 25 of one round; ``--dump PATH`` writes every batch result
 and the final tables of a fold that also carries the join messages (owner links, snapshots)
@@ -19,13 +21,14 @@ import argparse
 import cProfile
 import hashlib
 import json
+import pickle
 import pstats
 import statistics
 import sys
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from exchange.schemas import SchemaRegistry, default_registry
 from exchange.topics import OWNER_LINKS, OWNER_SNAPSHOTS
@@ -81,32 +84,76 @@ def fold(kind: str, messages: list[Incoming], size: int, registry: SchemaRegistr
             keep.append(result)
 
 
-def cpu_us_per_message(kind: str, messages: list[Incoming], size: int,
-                       registry: SchemaRegistry) -> float:
-    """CPU time of one fold into an empty table, per message."""
+class Stream(NamedTuple):
+    """Messages one side folds, and the table they meet (pickled: see cpu_us_per_message)."""
+
+    kind: str
+    messages: list[Incoming]
+    table: bytes
+
+
+def cpu_us_per_message(stream: Stream, size: int, registry: SchemaRegistry) -> float:
+    """CPU time of one fold into (a copy of) the stream's table, per message.
+
+    Tables wait pickled: alive, their records would add to every full collection of the
+    garbage collector while the other streams are measured.
+    """
+    table = pickle.loads(stream.table)
     started = time.process_time()
-    fold(kind, messages, size, registry, {})
-    return (time.process_time() - started) / len(messages) * 1e6
+    fold(stream.kind, stream.messages, size, registry, table)
+    return (time.process_time() - started) / len(stream.messages) * 1e6
 
 
-def measure(traffic: dict[str, list[Incoming]], sizes: list[int], rounds: int,
+def streams(traffic: dict[str, list[Incoming]], registry: SchemaRegistry) -> dict[str, Stream]:
+    """The department messages of each side (into empty tables), and the join messages they
+    cause (owner links, owner snapshots) into the tables the department messages left."""
+    tables: dict[str, Table] = {kind: {} for kind in traffic}
+    sent: dict[str, list[tuple[str, str, bytes]]] = {}
+    for kind, topic in (("property", OWNER_LINKS), ("enterprise", OWNER_SNAPSHOTS)):
+        messages = traffic[kind]
+        if kind == "enterprise":  # with the links: snapshots go to the units an owner has
+            messages = _join(messages, OWNER_LINKS, sent[OWNER_LINKS])
+        results: list[BatchResult] = []
+        fold(kind, messages, 500, registry, tables[kind], results)
+        sent[topic] = [o for r in results for o in r.outgoing]
+    for kind, messages in traffic.items():  # the tables as department messages alone leave them
+        tables[kind] = {}
+        fold(kind, messages, 500, registry, tables[kind])
+    empty = pickle.dumps({})
+    return {
+        **{kind: Stream(kind, messages, empty) for kind, messages in traffic.items()},
+        "owner_links": Stream("enterprise", _join([], OWNER_LINKS, sent[OWNER_LINKS]),
+                              pickle.dumps(tables["enterprise"])),
+        "owner_snapshots": Stream("property", _join([], OWNER_SNAPSHOTS, sent[OWNER_SNAPSHOTS]),
+                                  pickle.dumps(tables["property"])),
+    }
+
+
+def measure(streams: dict[str, Stream], sizes: list[int], rounds: int,
             registry: SchemaRegistry) -> dict[str, Any]:
-    """Median µs per message of each kind and batch size, rounds interleaved."""
+    """Median µs per message of each stream and batch size, rounds interleaved.
+
+    ``all_us``: the department messages (enterprise and property); ``join_us``: the join
+    messages (owner links and snapshots).
+    """
     samples: dict[tuple[str, int], list[float]] = {}
     for _ in range(rounds):
         for size in sizes:
-            for kind, messages in traffic.items():
-                samples.setdefault((kind, size), []).append(
-                    cpu_us_per_message(kind, messages, size, registry))
+            for name, stream in streams.items():
+                samples.setdefault((name, size), []).append(
+                    cpu_us_per_message(stream, size, registry))
     out: dict[str, Any] = {"rounds": rounds,
-                           "messages": {kind: len(m) for kind, m in traffic.items()}}
-    total = sum(len(m) for m in traffic.values())
+                           "messages": {name: len(s.messages) for name, s in streams.items()}}
+    groups = {"all_us": [n for n in streams if n in PROCESSORS],
+              "join_us": [n for n in streams if n not in PROCESSORS]}
     for size in sizes:
-        per_kind = {kind: statistics.median(samples[(kind, size)]) for kind in traffic}
-        out[f"batch_{size}"] = {
-            **{f"{kind}_us": round(us, 1) for kind, us in per_kind.items()},
-            "all_us": round(sum(per_kind[k] * len(traffic[k]) for k in traffic) / total, 1),
-        }
+        per = {name: statistics.median(samples[(name, size)]) for name in streams}
+        out[f"batch_{size}"] = {f"{name}_us": round(us, 1) for name, us in per.items()}
+        for group, names in groups.items():
+            count = sum(len(streams[n].messages) for n in names)
+            if count:
+                out[f"batch_{size}"][group] = round(
+                    sum(per[n] * len(streams[n].messages) for n in names) / count, 1)
     return out
 
 
@@ -168,7 +215,8 @@ def main(argv: list[str] | None = None) -> int:
         args.dump.write_text(json.dumps(dump, indent=0) + "\n")
         print(f"outputs written to {args.dump}")
         return 0
-    traffic = simulated(registry, args.enterprises, args.properties, args.seed)
+    traffic = streams(simulated(registry, args.enterprises, args.properties, args.seed),
+                      registry)
     if args.profile:
         measure(traffic, sizes, 1, registry)  # warm, as measured: plans, identifier memory
         profile(lambda: measure(traffic, sizes[-1:], 1, registry))
