@@ -16,6 +16,7 @@ record object (``merge(r, e) is r``), which lets callers skip writing it.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from exchange.errors import ValidationError
@@ -30,6 +31,7 @@ from .catalogue import (
     KEY_FIELD,
     PROPERTY,
     RecordMismatch,
+    UnknownEventType,
     authority_rank,
     record_kind_for,
 )
@@ -37,6 +39,29 @@ from .order import insert_sorted, order_of
 from .values import instant, to_json
 
 Record = dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class _Rules:
+    """What the fold does with one event type, derived from the catalogue once."""
+
+    kind: str
+    department: str
+    key_field: str
+    # (body field, attribute, the department's authority rank; None: not contested)
+    attributes: tuple[tuple[str, str, int | None], ...]
+
+
+def _rules(event_type: str) -> _Rules:
+    kind = record_kind_for(event_type)
+    department = event_type.partition(".")[0]
+    return _Rules(kind, department, KEY_FIELD[kind], tuple(
+        (body_field, attr, authority_rank(attr, department) if attr in AUTHORITY else None)
+        for body_field, attr in FIELD_MAP[event_type].items()
+    ))
+
+
+_RULES: dict[str, _Rules] = {event_type: _rules(event_type) for event_type in FIELD_MAP}
 
 
 def new_record(kind: str, key: str) -> Record:
@@ -73,7 +98,10 @@ def merge(record: Record | None, event: DepartmentEvent) -> Record:
     event contradicts itself (department or body key not matching the envelope).
     """
     event_type = event.event_type
-    kind = record_kind_for(event_type)
+    rules = _RULES.get(event_type)
+    if rules is None:
+        raise UnknownEventType(event_type)
+    kind = rules.kind
     if record is None:
         record = new_record(kind, event.key)
     elif record["kind"] != kind:
@@ -83,13 +111,13 @@ def merge(record: Record | None, event: DepartmentEvent) -> Record:
             f"event {event.event_id} ({event_type}) is about {event.key!r}, "
             f"not about the record's key {record['key']!r}"
         )
-    department = event_type.partition(".")[0]
+    department = rules.department
     if event.department != department:
         raise ValidationError(event_type, "envelope.department", f"is {event.department!r}")
     body = event.body
-    body_key = body.get(KEY_FIELD[kind])
+    body_key = body.get(rules.key_field)
     if body_key is not None and body_key != event.key:
-        raise ValidationError(event_type, KEY_FIELD[kind], "differs from the envelope key")
+        raise ValidationError(event_type, rules.key_field, "differs from the envelope key")
 
     event_id = event.event_id
     history = record["history"]
@@ -98,7 +126,13 @@ def merge(record: Record | None, event: DepartmentEvent) -> Record:
             return record  # already applied: idempotent
 
     at = instant(event.occurred_at)
-    values = {name: to_json(value) for name, value in body.items()}  # converted once
+    # Converted once. An enterprise record keeps only the mapped attributes, so only those
+    # are converted; the property rules keep whole bodies in their collections.
+    if kind == ENTERPRISE:
+        values = {name: to_json(value) for name, _, _ in rules.attributes
+                  if (value := body.get(name)) is not None}
+    else:
+        values = {name: to_json(value) for name, value in body.items()}
     new = dict(record)
     new["history"] = insert_sorted(
         history,
@@ -110,7 +144,7 @@ def merge(record: Record | None, event: DepartmentEvent) -> Record:
         },
     )
     _record_fact(new, record, event_type, department, event_id, at)
-    claims_changed = _record_fields(new, record, event_type, department, event_id, at, values)
+    claims_changed = _record_fields(new, record, rules, event_id, at, values)
     if kind == ENTERPRISE:
         enterprise.apply(new, event_type, claims_changed)
     else:
@@ -137,7 +171,8 @@ def _record_fact(
 def _completeness_with(old: Record, department: str, facts: dict[str, Any]) -> dict[str, Any]:
     """Completeness recomputed for ``department`` after one of its event types first arrived."""
     expected = EXPECTED_FACTS[old["kind"]].get(department, ())
-    arrived = sorted(t for t in facts if t.partition(".")[0] == department)
+    prefix = department + "."  # event types are <department>.<event>
+    arrived = sorted([t for t in facts if t.startswith(prefix)])
     completeness = dict(old["completeness"])
     completeness[department] = {
         "arrived": arrived,
@@ -149,8 +184,7 @@ def _completeness_with(old: Record, department: str, facts: dict[str, Any]) -> d
 def _record_fields(
     new: Record,
     old: Record,
-    event_type: str,
-    department: str,
+    rules: _Rules,
     event_id: str,
     at: str,
     values: dict[str, Any],
@@ -162,23 +196,23 @@ def _record_fields(
     latest report wins. ``claims[attr][department]`` keeps each department's latest value of
     an attribute listed in ``AUTHORITY``, for conflict detection.
     """
+    department = rules.department
     fields: dict[str, Any] | None = None
     claims: dict[str, Any] | None = None
-    for body_field, attr in FIELD_MAP[event_type].items():
+    for body_field, attr, rank in rules.attributes:
         value = values.get(body_field)
         if value is None:  # optional field not reported (market.changed): no claim
             continue
         current = (fields or old["fields"]).get(attr)
-        contested = attr in AUTHORITY
         if current is None or (
-            (authority_rank(attr, department), at, event_id)
+            (at, event_id) > (current["occurred_at"], current["event_id"])
+            if rank is None
+            else (rank, at, event_id)
             > (
                 authority_rank(attr, current["department"]),
                 current["occurred_at"],
                 current["event_id"],
             )
-            if contested
-            else (at, event_id) > (current["occurred_at"], current["event_id"])
         ):
             if fields is None:
                 fields = dict(old["fields"])
@@ -188,7 +222,7 @@ def _record_fields(
                 "event_id": event_id,
                 "occurred_at": at,
             }
-        if contested:
+        if rank is not None:
             by_department = (claims or old["claims"]).get(attr, {})
             claim = by_department.get(department)
             if claim is None or (at, event_id) > order_of(claim):
