@@ -202,19 +202,31 @@ def owner_snapshot(enterprise_record: Record) -> dict[str, Any]:
     }
 
 
-def _version(snapshot: Mapping[str, Any]) -> tuple[int, str, str, str]:
-    """Total order of snapshots: more events absorbed wins, then latest event, then content.
-
-    An enterprise record only grows, so a snapshot that has absorbed more events is newer;
-    the content tie-break only makes the order total (for records rebuilt in another order).
-    """
+def _stamp(snapshot: Mapping[str, Any]) -> tuple[int, str, str]:
     as_of = snapshot.get("as_of") or {}
     return (
         int(as_of.get("events", 0)),
         str(as_of.get("occurred_at", "")),
         str(as_of.get("event_id", "")),
-        json.dumps(snapshot, sort_keys=True, ensure_ascii=False),
     )
+
+
+def _newer(snapshot: Mapping[str, Any], current: Mapping[str, Any]) -> bool:
+    """Total order of snapshots: more events absorbed wins, then latest event, then content.
+
+    An enterprise record only grows, so a snapshot that has absorbed more events is newer;
+    the content tie-break only makes the order total (for records rebuilt in another order).
+    The content (its sorted JSON) is serialised only on a tie: it was most of the cost of a
+    snapshot message.
+    """
+    mine, theirs = _stamp(snapshot), _stamp(current)
+    if mine != theirs:
+        return mine > theirs
+    return _content_key(snapshot) > _content_key(current)
+
+
+def _content_key(snapshot: Mapping[str, Any]) -> str:
+    return json.dumps(snapshot, sort_keys=True, ensure_ascii=False)
 
 
 def apply_owner_snapshot(
@@ -229,7 +241,7 @@ def apply_owner_snapshot(
         raise RecordMismatch(f"snapshot of {snapshot.get('credit_code')!r} sent as {credit_code!r}")
     snapshots = property_record["collections"]["owner_snapshots"]
     current = snapshots.get(credit_code)
-    if current is not None and _version(snapshot) <= _version(current):
+    if current is not None and not _newer(snapshot, current):
         return property_record
     collections = {
         **property_record["collections"],
