@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from test_merge_samples import CREDIT, CREDIT_B, UNIT, UNIT_B, ev, fold, owner, roundtrip
 
@@ -127,6 +129,23 @@ def test_the_newest_snapshot_of_the_current_owner_shows_on_the_property() -> Non
     )
     with pytest.raises(RecordMismatch):
         apply_owner_snapshot(prop, CREDIT_B, new)
+
+
+def test_snapshots_of_the_same_version_are_ordered_by_content_whatever_the_arrival() -> None:
+    # Same events absorbed, same latest event: only the content (its sorted JSON) decides,
+    # so that a property ends with the same snapshot in any order.
+    prop = merge(None, _registered(1, [JIA], "r1"))
+    snapshot = owner_snapshot(merge(None, ev("market.established", minute=1)))
+    renamed = {**snapshot, "name": "成都甲科技股份有限公司"}
+    greater = max(snapshot, renamed, key=lambda s: json.dumps(s, sort_keys=True,
+                                                              ensure_ascii=False))
+    for order in ([snapshot, renamed], [renamed, snapshot], [renamed, snapshot, renamed]):
+        shown = prop
+        for each in order:
+            shown = apply_owner_snapshot(shown, CREDIT, each)
+        assert shown["owner_enterprise"]["name"] == greater["name"]
+    once = apply_owner_snapshot(prop, CREDIT, snapshot)
+    assert apply_owner_snapshot(once, CREDIT, dict(snapshot)) is once  # an equal one: no change
 
 
 def test_a_snapshot_of_an_enterprise_that_does_not_own_the_unit_shows_nowhere() -> None:
