@@ -1,21 +1,24 @@
 """The Faust application, built by a factory from settings (never at import time).
 
-Two agents, one per record kind. Each consumes its department topics plus one repartition
-topic of the foreign-key join, folds a batch into its table through
+Two joins, one per record kind. Each consumes its department topics plus one repartition
+topic of the foreign-key join, takes what arrived since its last batch from its intake (the
+records come in bulk from the fetch, not through Faust's per-message stream: see
+:mod:`exchange.worker.intake`), folds the batch into its table through
 :mod:`exchange.worker.processor`, and sends the changed records to the compacted output topic.
-Agents only wire: every decision is in the processor and the merge core.
+The joins only wire: every decision is in the processor and the merge core.
 
 Processing guarantee: at-least-once with an idempotent merge. A batch is acknowledged (and
 so committed) only after its outputs, its join messages and its table's changelog are
 confirmed by the broker, outputs before the table is written (see ``handle``); a message
 redelivered after a crash is folded again and changes nothing, because the record remembers
 the event ids it has applied. A stop leaves the batch in hand unacknowledged; a failure ends
-the process (see :mod:`exchange.worker.batching`).
+the process (see ``join`` in :func:`_wire`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import os
 import weakref
@@ -27,7 +30,7 @@ from typing import Any, NoReturn
 
 import faust
 import faust.streams as faust_streams
-from faust.types import TP, EventT, StreamT
+from faust.types import TP
 
 from exchange.schemas import SchemaRegistry, default_registry
 from exchange.settings import Settings
@@ -43,7 +46,7 @@ from exchange.topics import (
     table_name,
 )
 from exchange.worker import positions, records_codec
-from exchange.worker.batching import take_batches
+from exchange.worker.intake import Intake, JoinConsumer
 from exchange.worker.metrics import WorkerMetrics, scan
 from exchange.worker.processor import (
     BatchResult,
@@ -77,6 +80,7 @@ def create_app(
         topic_replication_factor=settings.topic_replication,
         processing_guarantee="at_least_once",
     )
+    positions.install(app, JoinConsumer)  # before anything asks for the consumer
     _wire(app, "enterprise", registry.topics("enterprise") + [OWNER_LINKS, PROBE], ENTERPRISE_OUT,
           process_enterprise_batch, registry, settings, metrics)
     _wire(app, "property", registry.topics("property") + [OWNER_SNAPSHOTS], PROPERTY_OUT,
@@ -120,9 +124,26 @@ def faust_app(settings: Settings, datadir: Path, **options: Any) -> faust.App:
     return app
 
 
+#: CPython's collector runs a young-generation pass every 700 net allocations. The fold
+#: allocates new containers for every record it changes and keeps thousands of them (the
+#: record cache, the batch), so the older generations were rescanned over and over: a
+#: third of the fold's CPU (``python -m exchange.worker.bench_fold --gc default`` against
+#: ``--gc worker``). Almost all of the fold's garbage is freed by reference counting anyway.
+GC_THRESHOLDS = (50_000, 20, 10)
+
+
+def tune_gc() -> None:
+    """Collect less often, and never rescan what exists at start-up (modules, schemas)."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
+
+
 def run(app: faust.App, loglevel: str = "warning") -> None:
     """Run ``app`` in this process until SIGTERM/SIGINT."""
     from faust.worker import Worker
+
+    tune_gc()
 
     worker = Worker(app, loglevel=loglevel, quiet=True)
     # Faust's terminal spinner sets the root logger to DEBUG so that it can spin on every
@@ -144,15 +165,31 @@ def _broker_security(settings: Settings) -> dict[str, Any]:
     return {"broker_credentials": credentials}
 
 
-def _as_current(event: EventT[Any] | None) -> None:
-    """Make ``event`` the current event of this task for Faust's tables.
+class _At:
+    """What Faust's tables read of the current event: its message's partition."""
+
+    __slots__ = ("message", "__weakref__")
+
+    def __init__(self, partition: int) -> None:
+        self.message = _Partition(partition)
+
+
+@dataclass(frozen=True, slots=True)
+class _Partition:
+    partition: int
+
+
+def _at_partition(partition: int | None) -> _At | None:
+    """Make the tables of this task read and write ``partition`` (None: no partition).
 
     Faust tables pick the changelog partition and the RocksDB partition store from the
     current event (a context variable); a batch spans partitions, so each partition's group
-    is written under one of its own events. Only this task's context is touched, not the
-    stream's own bookkeeping.
+    is read and written under its own. Returns the stand-in, which must stay referenced while
+    it is current (Faust holds it by weak reference).
     """
-    faust_streams._current_event.set(None if event is None else weakref.ref(event))
+    at = None if partition is None else _At(partition)
+    faust_streams._current_event.set(None if at is None else weakref.ref(at))  # type: ignore[arg-type]
+    return at
 
 
 class RecordCache:
@@ -241,11 +278,10 @@ def _die(kind: str, exc: BaseException) -> NoReturn:
     os._exit(70)  # EX_SOFTWARE; the supervisor (compose, systemd, the harness) restarts it
 
 
-def _incoming(event: EventT[Any]) -> Incoming:
-    message = event.message
-    headers = dict(message.headers or [])
-    return Incoming(message.topic, message.partition, message.offset, message.key,
-                    message.value, headers)
+def _incoming(record: Any) -> Incoming:
+    """A fetched record (aiokafka's ConsumerRecord) as the processor takes it."""
+    return Incoming(record.topic, record.partition, record.offset, record.key, record.value,
+                    dict(record.headers or ()))
 
 
 def _wire(
@@ -285,7 +321,7 @@ def _wire(
     def lookup(key: str) -> dict[str, Any] | None:
         return cache.get(key, lambda: table.get(key.encode()))
 
-    async def handle(events: Sequence[EventT[Any]]) -> None:
+    async def handle(records: Sequence[Any]) -> None:
         """Fold one batch; return only once everything it produced is on the broker.
 
         Order matters for at-least-once: outputs and join messages are confirmed *before*
@@ -294,12 +330,12 @@ def _wire(
         redelivered after a crash that changes nothing needs nothing re-sent (its record is
         only written to the table again, see BatchResult.unchanged).
         """
-        # A table writes to the changelog partition (and RocksDB partition) of the
-        # *current* event; a batch spans partitions, so write each group under its own.
-        by_partition: dict[int, list[EventT[Any]]] = defaultdict(list)
-        for event in events:
-            by_partition[event.message.partition].append(event)
-        done: list[tuple[EventT[Any], BatchResult]] = []
+        # A table reads and writes the changelog partition (and RocksDB partition) of the
+        # current event; a batch spans partitions, so each partition's group goes under its own.
+        by_partition: dict[int, list[Incoming]] = defaultdict(list)
+        for record in records:
+            by_partition[record.partition].append(_incoming(record))
+        done: list[tuple[int, BatchResult]] = []
         deliveries: list[tuple[Outgoing, Awaitable[Any]]] = []
 
         async def send(topic: str, key: bytes | None, value: bytes | None,
@@ -308,11 +344,11 @@ def _wire(
             message = Outgoing(topic, key, value, headers, partition)
             deliveries.append((message, await message.send(app)))
 
-        for group in by_partition.values():
-            _as_current(group[-1])  # table.get reads the RocksDB partition of this event
+        for partition, group in by_partition.items():
+            at = _at_partition(partition)  # table.get reads the RocksDB partition of the group
             with metrics.merge_seconds.labels(kind).time():
-                result = process([_incoming(e) for e in group], lookup, registry)
-            done.append((group[-1], result))
+                result = process(group, lookup, registry)
+            done.append((partition, result))
             for key, record in result.records.items():
                 await send(output_topic, key.encode(), records_codec.encode(record))
             for topic, key, value in result.outgoing:
@@ -325,14 +361,13 @@ def _wire(
                             dl.incoming.partition, dl.incoming.offset, dl.error_class,
                             dl.reason)
             metrics.record_batch(kind, len(group), result)
-        _as_current(None)
+        _at_partition(None)
         with metrics.confirm_seconds.labels(kind, "outputs").time():
             await confirm(app, deliveries)
         deliveries.clear()
         try:
-            for last, result in done:
-                _as_current(last)  # the RocksDB store writes the partition of this event
-                partition = last.message.partition
+            for partition, result in done:
+                at = _at_partition(partition)  # the RocksDB store writes this partition
                 for key, record in (*result.records.items(), *result.unchanged.items()):
                     key_bytes = store._encode_key(key.encode())
                     value_bytes = store._encode_value(record)
@@ -340,7 +375,8 @@ def _wire(
                     cache.put(key, record)
                     await send(changelog_name, key_bytes, value_bytes, None, partition)
         finally:
-            _as_current(None)
+            del at
+            _at_partition(None)
         with metrics.confirm_seconds.labels(kind, "changelog").time():
             sent = await confirm(app, deliveries)
         # What Faust's own changelog callback records: where a restore of the local store
@@ -352,19 +388,39 @@ def _wire(
         for partition, offset in last_offsets.items():
             store.set_persisted_offset(TP(changelog_name, partition), offset)
 
-    async def agent(stream: StreamT[bytes]) -> None:
-        async for events in take_batches(stream, settings.worker_batch_size):
-            # A batch is acknowledged when the next one is asked for (see take_batches): a
-            # stop (cancellation) leaves it unacknowledged, to be redelivered, and so must a
-            # failure, which ends the process (the stream must not go on past it).
+    # The source topics are subscribed, but their records go to the intake, not to a stream.
+    app.topics.add(source)
+    intake = Intake(kind, source_topics, capacity=4 * settings.worker_batch_size)
+    consumer: Any = app.consumer
+    consumer.add_intake(intake)
+
+    async def join() -> None:
+        while not app.should_stop:
+            if not await intake.wait(timeout=1.0):
+                continue  # look for a stop now and then
+            if app.rebalancing:
+                # Partitions are moving or tables restoring: nothing is folded until the
+                # rebalance ends (what was fetched before it is dropped, and read again).
+                await asyncio.sleep(0.05)
+                continue
+            records = intake.take(settings.worker_batch_size, app.consumer_generation_id)
+            if not records:
+                continue
+            token = consumer.track_batch(len(records))
+            # A batch is acknowledged once folded and confirmed: a stop (cancellation) leaves
+            # it unacknowledged, to be read again, and so must a failure, which ends the
+            # process (the join must not go on past it).
             try:
-                await handle(events)
+                await handle(records)
             except asyncio.CancelledError:
+                consumer.release_batch(token)
                 raise
             except Exception as exc:  # noqa: BLE001 - anything: never acknowledge this batch
                 _die(kind, exc)
+            consumer.ack_batch(token, records)
 
-    app.agent(source, name=f"{kind}-join")(agent)
+    join.__qualname__ = f"{kind}_join"  # the name Faust gives its task
+    app.task(join)
 
     if settings.worker_stats_interval_seconds > 0:
         async def table_stats() -> None:

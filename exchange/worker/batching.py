@@ -1,4 +1,7 @@
-"""Batches of stream events for the join agents, acknowledged only when folded.
+"""Batches of stream events for a Faust agent, acknowledged only when folded.
+
+(The join worker used this until its source messages bypassed Faust's stream, see
+:mod:`exchange.worker.intake`; the Faust baseline of ``make bench-join`` still does.)
 
 Faust's ``Stream.take_events`` does not fit an at-least-once join that batches for speed:
 

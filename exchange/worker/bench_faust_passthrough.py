@@ -1,9 +1,11 @@
 """The benchmarks' second baseline: Faust itself, copying department messages and nothing else.
 
 The same consume-and-produce copy as :mod:`exchange.worker.bench_passthrough`, but through a
-Faust agent wired like the join worker's (its batching, direct producer sends confirmed per
-batch, then the acknowledgement): no decoding, no merge, no table. Its rate is the ceiling
-Faust puts on any worker built on it, on this machine, next to plain aiokafka in the same run.
+Faust agent wired as the join worker was until its source messages bypassed Faust's stream
+(:mod:`exchange.worker.intake`): batches taken from the stream (:mod:`exchange.worker.batching`),
+direct producer sends confirmed per batch, then the acknowledgement; no decoding, no merge, no
+table. Its rate is the ceiling Faust's per-message stream puts on a worker built on it, on
+this machine, next to plain aiokafka in the same run.
 
 Run as ``python -m exchange.worker.bench_faust_passthrough`` (EXCHANGE_KAFKA_BOOTSTRAP and
 EXCHANGE_WORKER_APP_ID set); :class:`FaustPassthrough` starts it as a benchmark subject.

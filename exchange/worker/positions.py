@@ -165,10 +165,11 @@ class SeekingConsumer(faust_aiokafka.Consumer):
                          "rebalance reads it again)", tp.topic, tp.partition, offset)
 
 
-def install(app: faust.App) -> None:
-    """Make ``app`` create a :class:`SeekingConsumer` (before its consumer exists)."""
+def install(app: faust.App, consumer: type[SeekingConsumer] = SeekingConsumer) -> None:
+    """Make ``app`` create a ``consumer``, a :class:`SeekingConsumer` (before its consumer
+    exists)."""
     transport: Any = app.transport
     if not isinstance(transport, faust_aiokafka.Transport):
         raise TypeError(f"expected Faust's aiokafka transport, got {type(transport).__name__}")
     this_app_only: Any = transport  # an attribute of this transport, not of the class
-    this_app_only.Consumer = SeekingConsumer
+    this_app_only.Consumer = consumer
