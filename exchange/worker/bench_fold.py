@@ -32,6 +32,7 @@ from typing import Any, NamedTuple
 
 from exchange.schemas import SchemaRegistry, default_registry
 from exchange.topics import OWNER_LINKS, OWNER_SNAPSHOTS
+from exchange.worker.app import tune_gc
 from exchange.worker.harness import WireMessage, wire_messages
 from exchange.worker.processor import (
     BatchResult,
@@ -209,6 +210,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--profile", action="store_true", help="cProfile top 25 of one round")
     parser.add_argument("--dump", type=Path, help="write all outputs, per batch size")
+    parser.add_argument("--gc", choices=["worker", "default"], default="worker",
+                        help="the collector as the worker sets it (tune_gc), or Python's "
+                        "default")
     args = parser.parse_args(argv)
     sizes = args.batch or [3, 500]
     registry = default_registry()
@@ -221,6 +225,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     traffic = streams(simulated(registry, args.enterprises, args.properties, args.seed),
                       registry)
+    if args.gc == "worker":
+        tune_gc()
     if args.profile:
         measure(traffic, sizes, 1, registry)  # warm, as measured: plans, identifier memory
         profile(traffic, sizes[-1], registry)
