@@ -211,9 +211,10 @@ class JoinConsumer(SeekingConsumer):
                 if records is None or self.should_stop:
                     continue
                 if not self.flow_active:
-                    # As Faust's getmany: a fetch that ends with the flow stopped is dropped,
-                    # and the partitions are sought back to their commits.
-                    await self.perform_seek()
+                    # A rebalance (or a stop) began during the fetch: drop it. (Faust's getmany
+                    # also seeks back to the commits here; that raced with the assignment
+                    # changing and crashed the fetcher, and the recovery that ends every
+                    # rebalance seeks the partitions anyway.)
                     continue
                 await self._deliver(records, active)
                 self.diag.unset_flag(CONSUMER_FETCHING)
