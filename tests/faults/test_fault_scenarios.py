@@ -22,13 +22,12 @@ from exchange.faults.traffic import SIZES
 
 pytestmark = [pytest.mark.integration, pytest.mark.faults, pytest.mark.timeout(1500)]
 
-#: Within the budget of ``make test``: the publisher killed between send and
-#: acknowledgement. worker-kills and worker-rebalance pass in about nine runs of ten: Faust
-#: now and then skips a fetched message after a restart or rebalance; the strict commits of
-#: ``exchange.worker.positions`` keep it from being committed over (a restart reads it
-#: again), but the run ends without it. Recorded in issue 6; ``make fault-suite`` runs them
-#: with every other scenario.
-IN_MAKE_TEST = ("publisher-crash",)
+#: Within the budget of ``make test``: the publisher killed between send and acknowledgement,
+#: the join worker killed three times, and two workers sharing the load, one killed for good.
+#: (The worker scenarios stayed out while Faust's stream lost a fetched message now and then
+#: at the end of a rebalance; the join's sources no longer go through it, see
+#: ``exchange.worker.intake``.) ``make fault-suite`` runs every scenario at full size.
+IN_MAKE_TEST = ("publisher-crash", "worker-kills", "worker-rebalance")
 
 
 def _chosen() -> list[str]:
