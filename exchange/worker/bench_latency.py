@@ -17,6 +17,7 @@ assignment and table recovery are over before the first measured event is sent.
 from __future__ import annotations
 
 import math
+import re
 import threading
 import time
 from collections.abc import Callable, Collection, Iterable, Sequence
@@ -38,11 +39,20 @@ from exchange.worker.harness import WireMessage
 Absorbed = Callable[[Any, Collection[str]], Iterable[str]]
 
 
+#: An event id as the simulator makes them (a UUID), as it stands in a record's Avro bytes.
+_EVENT_ID = re.compile(rb"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
 def history_ids(message: Any, wanted: Collection[str]) -> list[str]:
     """Event ids a unified record has absorbed; only decoded when it can hold a wanted one
-    (ids are plain strings in the Avro bytes, so one absent from the bytes is absent)."""
+    (ids are plain strings in the Avro bytes, so one absent from the bytes is absent).
+
+    The ids in the bytes are found in one pass and looked up in ``wanted``: searching the
+    bytes for every wanted id cost the reader a time proportional to the events in flight,
+    so that a reader that fell behind fell further behind (2 s of "latency" at 1,000
+    events/s that was the reader's own)."""
     value = message.value
-    if value is None or not any(i.encode() in value for i in wanted):
+    if value is None or not any(i.decode() in wanted for i in _EVENT_ID.findall(value)):
         return []
     return [h["event_id"] for h in records_codec.decode(value)["history"]]
 
