@@ -42,7 +42,10 @@ Three changes to Faust's consumer (faust-streaming 0.15), each found by the faul
    and heal themselves (the acknowledgements of the last generation's batch arrive late, and
    the seek reads the partition again): the grace period is long enough to let them.
    (Seeking the partition back at once was tried and stalled the worker's fetcher in one
-   run in two; it is not done.)
+   run in two; it is not done.) The skipped messages themselves were Faust's: its stream
+   buffers are emptied when the flow resumes at the end of a rebalance, after the seek; the
+   join's sources no longer go through them (:mod:`exchange.worker.intake`), and the warning
+   has not fired since.
 """
 
 from __future__ import annotations
