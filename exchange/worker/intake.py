@@ -29,10 +29,9 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
 from typing import Any
 
-from faust.transport.consumer import CONSUMER_FETCHING
 from faust.types import TP
 from faust.types.tuples import ack_lock
 from mode.utils.futures import notify
@@ -196,77 +195,40 @@ class JoinConsumer(SeekingConsumer):
         self._unacked_messages.discard(token)  # type: ignore[arg-type]
         notify(self._waiting_for_ack)
 
-    async def _drain_messages(self, fetcher: Any) -> None:  # pragma: no cover - the loop
-        """Faust's fetch loop, with source partitions delivered in bulk (see the module)."""
-        if not self._intakes:
-            await super()._drain_messages(fetcher)
+    async def getmany(self, timeout: float) -> AsyncIterator[tuple[TP, Any]]:
+        """Faust's fetch step, under Faust's own fetch loop: each source partition's share of
+        a fetch goes to its intake in one step; the rest (table changelogs) is yielded one
+        message at a time, for the loop to deliver as it always does."""
+        records, active = await self._wait_next_records(timeout)
+        if records is None or self.should_stop or not self.flow_active:
+            # Dropped when a rebalance (or a stop) began during the fetch. (Faust's getmany
+            # also seeks back to the commits here; that raced with the assignment changing
+            # and crashed the fetcher, and the recovery that ends every rebalance seeks the
+            # partitions anyway.)
             return
-        consumer_should_stop = self._stopped.is_set
-        fetcher_should_stop = fetcher._stopped.is_set
-        try:
-            while not (consumer_should_stop() or fetcher_should_stop()):
-                self.diag.set_flag(CONSUMER_FETCHING)
-                records, active = await self._wait_next_records(timeout=1.0)
-                await self.sleep(0)
-                if records is None or self.should_stop:
-                    continue
-                if not self.flow_active:
-                    # A rebalance (or a stop) began during the fetch: drop it. (Faust's getmany
-                    # also seeks back to the commits here; that raced with the assignment
-                    # changing and crashed the fetcher, and the recovery that ends every
-                    # rebalance seeks the partitions anyway.)
-                    continue
-                await self._deliver(records, active)
-                self.diag.unset_flag(CONSUMER_FETCHING)
-        except self.consumer_stopped_errors:
-            if self.transport.app.should_stop:
-                return
-            raise
-        except asyncio.CancelledError:
-            if self.transport.app.should_stop:
-                return
-            raise
-        finally:
-            self.diag.unset_flag(CONSUMER_FETCHING)
-
-    async def _deliver(self, records: Any, active: set[TP] | None) -> None:
         generation = self.app.consumer_generation_id
         buffered = self._buffered_partitions
         for tp, chunk in records.items():
-            if not self.flow_active or self.app.consumer_generation_id != generation:
-                return  # a rebalance began: its seek reads the rest again
-            if not chunk or (active is not None and tp not in active and tp not in buffered):
+            if active is not None and tp not in active and tp not in buffered:
                 continue
             self.app.monitor.track_tp_end_offset(tp, self.highwater(tp))
-            await self._maybe_commit()
             intake = self._intakes.get(tp.topic)
-            if intake is not None:
-                intake.put(generation, chunk)
-                if intake.full:
-                    await self.wait_first(intake.wait_room(), self.suspend_flow.wait())
+            if intake is None:
+                for record in chunk:
+                    if self._rebalancing_since(generation):
+                        return
+                    yield tp, self._to_message(tp, record)
                 continue
-            if not await self._deliver_one_by_one(tp, chunk, generation):
+            if self._rebalancing_since(generation):
                 return
+            intake.put(generation, chunk)
+            if self._commit_every is not None and self._n_acked >= self._commit_every:
+                self._n_acked = 0  # as Faust's loop does for each message it delivers
+                await self.commit()
+            if intake.full:
+                await self.wait_first(intake.wait_room(), self.suspend_flow.wait())
 
-    async def _deliver_one_by_one(self, tp: TP, chunk: Sequence[Any], generation: int) -> bool:
-        """Faust's own per-message delivery (changelog partitions); False if the flow stopped."""
-        read_offset = self._read_offset
-        for record in chunk:
-            if not self.flow_active or self.app.consumer_generation_id != generation:
-                return False
-            message = self._to_message(tp, record)
-            offset = message.offset
-            r_offset = read_offset[tp]
-            if r_offset is not None and offset < r_offset:
-                continue  # already read: Faust drops it
-            if r_offset and offset - r_offset > 1 and self.app.topics.acks_enabled_for(tp.topic):
-                await self._add_gap(tp, r_offset + 1, offset)
-            await self._maybe_commit()
-            await self.wait_first(self.callback(message), self.suspend_flow.wait())
-            read_offset[tp] = offset
-        return True
-
-    async def _maybe_commit(self) -> None:
-        if self._commit_every is not None and self._n_acked >= self._commit_every:
-            self._n_acked = 0
-            await self.commit()
+    def _rebalancing_since(self, generation: int) -> bool:
+        """A rebalance began after the fetch of ``generation``: the rest of it is dropped, and
+        the seek that ends the rebalance reads it again."""
+        return not self.flow_active or self.app.consumer_generation_id != generation
