@@ -23,7 +23,8 @@ import logging
 import os
 import weakref
 from collections import OrderedDict, defaultdict
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NoReturn
@@ -52,14 +53,12 @@ from exchange.worker.metrics import WorkerMetrics, scan
 from exchange.worker.processor import (
     BatchResult,
     Incoming,
-    Lookup,
+    Processor,
     process_enterprise_batch,
     process_property_batch,
 )
 
 log = logging.getLogger(__name__)
-
-Processor = Callable[[list[Incoming], Lookup, SchemaRegistry], BatchResult]
 
 
 def create_app(
@@ -167,30 +166,32 @@ def _broker_security(settings: Settings) -> dict[str, Any]:
 
 
 class _At:
-    """What Faust's tables read of the current event: its message's partition."""
+    """What Faust's tables read of the current event: ``event.message.partition``."""
 
-    __slots__ = ("message", "__weakref__")
+    __slots__ = ("partition", "__weakref__")
 
     def __init__(self, partition: int) -> None:
-        self.message = _Partition(partition)
+        self.partition = partition
+
+    @property
+    def message(self) -> _At:
+        return self
 
 
-@dataclass(frozen=True, slots=True)
-class _Partition:
-    partition: int
-
-
-def _at_partition(partition: int | None) -> _At | None:
-    """Make the tables of this task read and write ``partition`` (None: no partition).
+@contextmanager
+def _tables_at(partition: int) -> Iterator[None]:
+    """Within this block, the tables of this task read and write ``partition``.
 
     Faust tables pick the changelog partition and the RocksDB partition store from the
-    current event (a context variable); a batch spans partitions, so each partition's group
-    is read and written under its own. Returns the stand-in, which must stay referenced while
-    it is current (Faust holds it by weak reference).
+    current event (a context variable, holding it by weak reference); a batch spans
+    partitions, so each partition's group is read and written under its own.
     """
-    at = None if partition is None else _At(partition)
-    faust_streams._current_event.set(None if at is None else weakref.ref(at))  # type: ignore[arg-type]
-    return at
+    at = _At(partition)
+    token = faust_streams._current_event.set(weakref.ref(at))  # type: ignore[arg-type]
+    try:
+        yield
+    finally:
+        faust_streams._current_event.reset(token)
 
 
 class RecordCache:
@@ -354,8 +355,8 @@ def _wire(
             deliveries.append((message, await message.send(app)))
 
         for partition, group in by_partition.items():
-            at = _at_partition(partition)  # table.get reads the RocksDB partition of the group
-            with metrics.merge_seconds.labels(kind).time():
+            # table reads go to the RocksDB partition of the group
+            with _tables_at(partition), metrics.merge_seconds.labels(kind).time():
                 result = process(group, lookup, registry)
             done.append((partition, result))
             for key, record in result.records.items():
@@ -370,22 +371,17 @@ def _wire(
                             dl.incoming.partition, dl.incoming.offset, dl.error_class,
                             dl.reason)
             metrics.record_batch(kind, len(group), result)
-        _at_partition(None)
         with metrics.confirm_seconds.labels(kind, "outputs").time():
             await confirm(app, deliveries)
         deliveries.clear()
-        try:
-            for partition, result in done:
-                at = _at_partition(partition)  # the RocksDB store writes this partition
+        for partition, result in done:
+            with _tables_at(partition):  # the RocksDB store writes this partition
                 for key, record in (*result.records.items(), *result.unchanged.items()):
                     key_bytes = store._encode_key(key.encode())
                     value_bytes = orjson.dumps(record)
                     store._set(key_bytes, value_bytes)
                     cache.put(key, record)
                     await send(changelog_name, key_bytes, value_bytes, None, partition)
-        finally:
-            del at
-            _at_partition(None)
         with metrics.confirm_seconds.labels(kind, "changelog").time():
             sent = await confirm(app, deliveries)
         # What Faust's own changelog callback records: where a restore of the local store
