@@ -26,7 +26,7 @@ import pstats
 import statistics
 import sys
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -37,14 +37,13 @@ from exchange.worker.harness import WireMessage, wire_messages
 from exchange.worker.processor import (
     BatchResult,
     Incoming,
-    Lookup,
+    Processor,
     process_enterprise_batch,
     process_property_batch,
 )
 from producers.simulator import simulate
 
 Table = dict[str, dict[str, Any]]
-Processor = Callable[[list[Incoming], Lookup, SchemaRegistry], BatchResult]
 PROCESSORS: dict[str, Processor] = {"enterprise": process_enterprise_batch,
                                     "property": process_property_batch}
 

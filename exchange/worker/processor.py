@@ -59,13 +59,15 @@ class BatchResult:
     unchanged: dict[str, Record] = field(default_factory=dict)
 
 
-def decode_event(incoming: Incoming, registry: SchemaRegistry, kind: str) -> DepartmentEvent:
-    """Decode, validate and translate one department message; raise ExchangeError if unusable."""
-    return _decode_event(incoming, codec.codec_for(registry), kind)
+#: A batch of one record kind in, what it changed out (the worker's and the benchmarks').
+Processor = Callable[[list[Incoming], Lookup, SchemaRegistry], BatchResult]
 
 
-def _decode_event(incoming: Incoming, codec_: codec.Codec, kind: str) -> DepartmentEvent:
-    # The codec is looked up once per batch: codec_for costs as much as a small check.
+def decode_event(incoming: Incoming, codec_: codec.Codec, kind: str) -> DepartmentEvent:
+    """Decode, validate and translate one department message; raise ExchangeError if unusable.
+
+    ``codec_`` is the registry's codec, looked up once per batch (``codec.codec_for`` costs
+    as much as a small check)."""
     if incoming.value is None:
         raise codec.DecodeError(f"empty message (tombstone) on department topic {incoming.topic}")
     event_type, record = codec_.decode(incoming.value)
@@ -178,7 +180,7 @@ def process_batch(kind: _Kind, batch: list[Incoming], lookup: Lookup,
             elif incoming.topic == kind.join_topic:
                 kind.fold_join(cache, incoming.value)
             else:
-                event = _decode_event(incoming, codec_, kind.name)
+                event = decode_event(incoming, codec_, kind.name)
                 cache.put(event.key, merge.merge(cache.get(event.key), event))
                 result.applied[event.department] += 1
         except Exception as exc:  # noqa: BLE001 - see _dead
