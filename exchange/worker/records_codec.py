@@ -109,21 +109,20 @@ _PIECES: dict[str, bytes] = {}
 _PIECES_MAX = 200_000
 
 
-def _piece(value: str) -> bytes:
-    data = value.encode()
-    length = bytearray()
-    write_long(len(data), length)
-    piece = bytes(length) + data
-    if len(_PIECES) >= _PIECES_MAX:
-        _PIECES.clear()
-    _PIECES[value] = piece
-    return piece
-
-
 def _text(value: str, buf: bytearray) -> None:
     data = value.encode()
     write_long(len(data), buf)
     buf += data
+
+
+def _piece(value: str) -> bytes:
+    """``value`` as :func:`_text` writes it, kept in :data:`_PIECES`."""
+    written = bytearray()
+    _text(value, written)
+    if len(_PIECES) >= _PIECES_MAX:
+        _PIECES.clear()
+    piece = _PIECES[value] = bytes(written)
+    return piece
 
 
 def _texts(values: list[str], buf: bytearray) -> None:
