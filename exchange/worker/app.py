@@ -23,9 +23,8 @@ import logging
 import os
 import weakref
 from collections import OrderedDict, defaultdict
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -50,6 +49,7 @@ from exchange.topics import (
 from exchange.worker import positions, records_codec
 from exchange.worker.intake import Intake, JoinConsumer
 from exchange.worker.metrics import WorkerMetrics, scan
+from exchange.worker.outbox import Outbox
 from exchange.worker.processor import (
     BatchResult,
     Incoming,
@@ -224,54 +224,6 @@ class RecordCache:
         self._records.clear()
 
 
-@dataclass(frozen=True, slots=True)
-class Outgoing:
-    """A message the worker sends, kept until the broker confirmed it (to send it again)."""
-
-    topic: str
-    key: bytes | None
-    value: bytes | None
-    headers: list[tuple[str, bytes]] | None = None
-    partition: int | None = None
-
-    async def send(self, app: faust.App) -> Awaitable[Any]:
-        # Straight to the producer, skipping Faust's per-message channel machinery; the
-        # delivery future is awaited with the rest of the batch (see confirm).
-        return await app.producer.send(self.topic, self.key, self.value, self.partition,
-                                       None, self.headers)
-
-
-CONFIRM_ATTEMPTS = 5
-
-
-async def confirm(app: faust.App, sends: list[tuple[Outgoing, Awaitable[Any]]]) -> list[Any]:
-    """Wait until the broker confirmed every send; send again what failed (a broker that
-    went away, a leader that moved), a few times, then give up with the last error.
-
-    Sending again is safe: outputs are compacted records, join messages and changelog
-    entries are idempotent, a dead letter twice is a duplicate the topic tolerates.
-    """
-    results: list[Any] = [None] * len(sends)
-    todo = list(enumerate(sends))
-    for attempt in range(1, CONFIRM_ATTEMPTS + 1):
-        outcomes = await asyncio.gather(*(fut for _, (_, fut) in todo), return_exceptions=True)
-        failed = []
-        for (i, (message, _)), outcome in zip(todo, outcomes, strict=True):
-            if isinstance(outcome, BaseException):
-                failed.append((i, message, outcome))
-            else:
-                results[i] = outcome
-        if not failed:
-            return results
-        if attempt == CONFIRM_ATTEMPTS:
-            break
-        log.warning("%d of %d sends failed (%r); sending them again (attempt %d of %d)",
-                    len(failed), len(sends), failed[0][2], attempt + 1, CONFIRM_ATTEMPTS)
-        await asyncio.sleep(min(2.0 ** attempt, 10.0))
-        todo = [(i, (message, await message.send(app))) for i, message, _ in failed]
-    raise failed[0][2]
-
-
 def _die(kind: str, exc: BaseException) -> NoReturn:
     """End the process without acknowledging the batch that failed (at-least-once)."""
     log.critical("%s join: a batch failed (%r); exiting without acknowledging it, so that it "
@@ -331,6 +283,8 @@ def _wire(
     def lookup(key: str) -> dict[str, Any] | None:
         return cache.get(key, lambda: load(key))
 
+    outbox = Outbox.of(app)  # used by one batch at a time
+
     async def handle(records: Sequence[Any]) -> None:
         """Fold one batch; return only once everything it produced is on the broker.
 
@@ -346,25 +300,17 @@ def _wire(
         for record in records:
             by_partition[record.partition].append(_incoming(record))
         done: list[tuple[int, BatchResult]] = []
-        deliveries: list[tuple[Outgoing, Awaitable[Any]]] = []
-
-        async def send(topic: str, key: bytes | None, value: bytes | None,
-                       headers: list[tuple[str, bytes]] | None = None,
-                       partition: int | None = None) -> None:
-            message = Outgoing(topic, key, value, headers, partition)
-            deliveries.append((message, await message.send(app)))
-
         for partition, group in by_partition.items():
             # table reads go to the RocksDB partition of the group
             with _tables_at(partition), metrics.merge_seconds.labels(kind).time():
                 result = process(group, lookup, registry)
             done.append((partition, result))
             for key, record in result.records.items():
-                await send(output_topic, key.encode(), records_codec.encode(record))
+                outbox.add(output_topic, key.encode(), records_codec.encode(record))
             for topic, key, value in result.outgoing:
-                await send(topic, key.encode(), value)
+                outbox.add(topic, key.encode(), value)
             for dl in result.dead_letters:
-                await send(DEAD_LETTER, dl.incoming.key,
+                outbox.add(DEAD_LETTER, dl.incoming.key,
                            records_codec.dead_letter_value(dl, settings.max_event_bytes),
                            records_codec.dead_letter_headers(dl))
                 log.warning("dead letter %s[%d]@%d: %s: %s", dl.incoming.topic,
@@ -372,8 +318,7 @@ def _wire(
                             dl.reason)
             metrics.record_batch(kind, len(group), result)
         with metrics.confirm_seconds.labels(kind, "outputs").time():
-            await confirm(app, deliveries)
-        deliveries.clear()
+            await outbox.flush()
         for partition, result in done:
             with _tables_at(partition):  # the RocksDB store writes this partition
                 for key, record in (*result.records.items(), *result.unchanged.items()):
@@ -381,15 +326,15 @@ def _wire(
                     value_bytes = orjson.dumps(record)
                     store._set(key_bytes, value_bytes)
                     cache.put(key, record)
-                    await send(changelog_name, key_bytes, value_bytes, None, partition)
+                    outbox.add(changelog_name, key_bytes, value_bytes, None, partition)
         with metrics.confirm_seconds.labels(kind, "changelog").time():
-            sent = await confirm(app, deliveries)
+            written = await outbox.flush()
         # What Faust's own changelog callback records: where a restore of the local store
         # may start (the store keeps it per partition).
         last_offsets: dict[int, int] = {}
-        for metadata in sent:
-            partition = metadata.partition
-            last_offsets[partition] = max(metadata.offset, last_offsets.get(partition, -1))
+        for batch in written:
+            last_offsets[batch.partition] = max(batch.last_offset,
+                                                last_offsets.get(batch.partition, -1))
         for partition, offset in last_offsets.items():
             store.set_persisted_offset(TP(changelog_name, partition), offset)
 

@@ -63,8 +63,9 @@ class FaustPassthrough:
 
 def main() -> None:
     from exchange.settings import load_settings
-    from exchange.worker.app import Outgoing, confirm, faust_app, run
+    from exchange.worker.app import faust_app, run
     from exchange.worker.batching import take_batches
+    from exchange.worker.outbox import Outbox
 
     settings = load_settings()
     app = faust_app(settings, settings.data_dir / "bench-faust")
@@ -72,13 +73,13 @@ def main() -> None:
                        value_serializer="raw")
     app.topic(PASS_OUT, key_serializer="raw", value_serializer="raw")
 
+    outbox = Outbox.of(app)
+
     async def copy(stream: Any) -> None:
         async for events in take_batches(stream, settings.worker_batch_size):
-            sends = []
             for event in events:
-                message = Outgoing(PASS_OUT, event.message.key, event.message.value)
-                sends.append((message, await message.send(app)))
-            await confirm(app, sends)  # acknowledged when the next batch is asked for
+                outbox.add(PASS_OUT, event.message.key, event.message.value)
+            await outbox.flush()  # acknowledged when the next batch is asked for
 
     app.agent(source, name="copy")(copy)
     run(app)
