@@ -63,12 +63,43 @@ from exchange.worker.processor import (
 log = logging.getLogger(__name__)
 
 
+#: Per record kind: what its join folds, and where its records go.
+JOINS: dict[str, tuple[Processor, str]] = {
+    "enterprise": (process_enterprise_batch, ENTERPRISE_OUT),
+    "property": (process_property_batch, PROPERTY_OUT),
+}
+
+
+def join_sources(registry: SchemaRegistry, kind: str) -> list[str]:
+    """The topics the join of ``kind`` consumes: its departments' and the other side's
+    join messages (and the end-to-end probe, answered by the enterprise side)."""
+    if kind == "enterprise":
+        return registry.topics("enterprise") + [OWNER_LINKS, PROBE]
+    return registry.topics("property") + [OWNER_SNAPSHOTS]
+
+
+def app_id_for(worker_app_id: str, joins: Sequence[str]) -> str:
+    """The Faust application id (and consumer group) of a worker running ``joins``.
+
+    All joins: the worker's id. One join (a worker split by record kind, one process per
+    join): the id with the kind appended, a consumer group of its own. Changelogs keep the
+    worker's id either way (see ``_wire``), so the two deployments share their tables.
+    """
+    if set(joins) == set(JOINS):
+        return worker_app_id
+    return "-".join([worker_app_id, *sorted(set(joins))])
+
+
 def create_app(
     settings: Settings,
     registry: SchemaRegistry | None = None,
     metrics: WorkerMetrics | None = None,
+    joins: Sequence[str] = tuple(JOINS),
 ) -> faust.App:
-    """Build the worker application and wire its agents."""
+    """Build the worker application and wire the agents of ``joins`` (record kinds)."""
+    unknown = set(joins) - set(JOINS)
+    if unknown or not joins:
+        raise ValueError(f"unknown joins {sorted(unknown)}: choose from {sorted(JOINS)}")
     registry = registry or default_registry(settings)
     metrics = metrics or WorkerMetrics.create()
     (settings.data_dir / "worker").mkdir(parents=True, exist_ok=True)
@@ -77,24 +108,27 @@ def create_app(
     app = faust_app(
         settings,
         datadir=settings.data_dir / "worker",
+        app_id=app_id_for(settings.worker_app_id, joins),
         store=store,
         topic_partitions=settings.topic_partitions,
         topic_replication_factor=settings.topic_replication,
         processing_guarantee="at_least_once",
     )
     positions.install(app, JoinConsumer)  # before anything asks for the consumer
-    _wire(app, "enterprise", registry.topics("enterprise") + [OWNER_LINKS, PROBE], ENTERPRISE_OUT,
-          process_enterprise_batch, registry, settings, metrics)
-    _wire(app, "property", registry.topics("property") + [OWNER_SNAPSHOTS], PROPERTY_OUT,
-          process_property_batch, registry, settings, metrics)
+    for kind in JOINS:
+        if kind in joins:
+            process, output = JOINS[kind]
+            _wire(app, kind, join_sources(registry, kind), output, process, registry, settings,
+                  metrics)
     return app
 
 
-def faust_app(settings: Settings, datadir: Path, **options: Any) -> faust.App:
+def faust_app(settings: Settings, datadir: Path, app_id: str | None = None,
+              **options: Any) -> faust.App:
     """A Faust app with the worker's client configuration (the join's and the benchmark's
     Faust baseline, which must not differ from it), plus ``options``."""
     app = faust.App(
-        settings.worker_app_id,
+        app_id or settings.worker_app_id,
         broker=[f"kafka://{b}" for b in settings.kafka_bootstrap.split(",")],
         datadir=str(datadir),
         web_enabled=False,
@@ -276,17 +310,23 @@ def _wire(
     source = app.topic(*source_topics, key_serializer="raw", value_serializer="raw")
     for name in (output_topic, DEAD_LETTER, OWNER_LINKS, OWNER_SNAPSHOTS, PROBE_REPLIES):
         app.topic(name, key_serializer="raw", value_serializer="raw")  # declared, not wrapped
-    table = app.Table(table_name(kind), default=None, key_type=bytes,
-                      partitions=settings.topic_partitions)  # values: JSON records
+    changelog = changelog_topic(settings.worker_app_id, kind)
+
+    class Table(faust.Table[bytes, Any]):
+        def _changelog_topic_name(self) -> str:
+            return changelog  # Faust's would be named by this app's id (see app_id_for)
+
+    table = Table(app, name=table_name(kind), default=None, key_type=bytes,
+                  beacon=app.tables.beacon, partitions=settings.topic_partitions)
+    app.tables.add(table)  # values: JSON records
     # The table is written as Faust's Table.__setitem__ writes it (store, then changelog), but
     # the changelog goes straight to the producer and each batch awaits its confirmation:
     # Faust's buffered send_soon path took ~100 ms per batch to drain under load (measured
     # with exchange_batch_confirm_seconds), and only logs a send that fails.
     store: Any = table.data
     changelog_name = table.changelog_topic.get_topic_name()
-    if changelog_name != changelog_topic(settings.worker_app_id, kind):  # made before start
-        raise RuntimeError(f"Faust names the changelog {changelog_name}, not "
-                           f"{changelog_topic(settings.worker_app_id, kind)}")
+    if changelog_name != changelog:  # pre-created (ensure_worker_topics), granted by prefix
+        raise RuntimeError(f"Faust names the changelog {changelog_name}, not {changelog}")
     if store._encode_key(b"\x00key") != b"\x00key":  # keys are written as they are
         raise RuntimeError(f"the table {table.name} encodes its bytes keys")
     write = _store_writer(store)

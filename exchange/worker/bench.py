@@ -36,9 +36,11 @@ from exchange.worker.bench_faust_passthrough import FaustPassthrough
 from exchange.worker.bench_kit import (
     Access,
     BenchWorker,
+    SplitWorker,
     Subject,
     batch_stats,
     committed_all,
+    consumer_groups,
     end_offsets,
     output_span,
     send_all,
@@ -75,7 +77,9 @@ def throughput(access: Access, subject: Subject, sources: list[str], counted: li
     ``counted`` over the time from its first output to its last, once it has committed
     everything (start-up and group join excluded). Also the batch statistics.
     """
-    start_at_end(access.admin, subject.group, sources)
+    groups = consumer_groups(subject, sources)
+    for group, topics in groups.items():
+        start_at_end(access.admin, group, topics)
     starts = end_offsets(access.admin, counted)
     send_all(access, messages)
     started_ms = int(time.time() * 1000)
@@ -89,7 +93,8 @@ def throughput(access: Access, subject: Subject, sources: list[str], counted: li
             subject.check()
             time.sleep(0.5)
             # Re-read every end: what the subject sends itself (owner links) counts too.
-            done = committed_all(access.admin, subject.group, end_offsets(access.admin, sources))
+            done = all(committed_all(access.admin, group, end_offsets(access.admin, topics))
+                       for group, topics in groups.items())
         stats = batch_stats({}, subject.metrics())
     finally:
         subject.stop()
@@ -102,6 +107,17 @@ def worker_throughput(access: Access, registry: SchemaRegistry, messages: list[W
                       data_dir: Path) -> tuple[float, dict[str, Any]]:
     """Messages/s of the join worker draining ``messages``, and its batch statistics."""
     worker = BenchWorker(access, access.app_id("join"), data_dir,
+                         {"EXCHANGE_WORKER_BATCH_SIZE": "1000"})
+    return throughput(access, worker, worker_sources(registry), department_topics(registry),
+                      OUTPUTS, messages)
+
+
+def split_worker_throughput(access: Access, registry: SchemaRegistry,
+                            messages: list[WireMessage], data_dir: Path
+                            ) -> tuple[float, dict[str, Any]]:
+    """Messages/s of the worker split by join (one process per record kind) draining
+    ``messages``, and its batch statistics."""
+    worker = SplitWorker(access, registry, access.app_id("split"), data_dir,
                          {"EXCHANGE_WORKER_BATCH_SIZE": "1000"})
     return throughput(access, worker, worker_sources(registry), department_topics(registry),
                       OUTPUTS, messages)
@@ -177,6 +193,9 @@ def main(argv: list[str] | None = None) -> int:
             sources, sources, [PASS_OUT], bulk)
         print("throughput: worker ...", flush=True)
         join, join_batches = worker_throughput(access, registry, bulk, Path(tmp) / "tp")
+        print("throughput: worker split by join (a process per record kind) ...", flush=True)
+        split, split_batches = split_worker_throughput(access, registry, bulk,
+                                                       Path(tmp) / "split")
         paced = traffic(registry, 400, 300, seed=12, limit=args.warmup + args.events)
         print(f"latency at {args.rate:.0f} events/s: passthrough ...", flush=True)
         base_lat = measure(access, Passthrough(access.admin, sources, access.app_id("plat")),
@@ -194,6 +213,10 @@ def main(argv: list[str] | None = None) -> int:
         "faust_passthrough_ratio": round(faust_base / base, 3),
         "worker_to_faust_passthrough_ratio": round(join / faust_base, 3),
         "worker_throughput_batches": join_batches,
+        # The same worker deployed as two processes, one per join (``--join KIND``).
+        "split_worker_events_per_s": round(split),
+        "split_worker_ratio": round(split / base, 3),
+        "split_worker_throughput_batches": split_batches,
         "latency": {"passthrough": base_lat.summary(), "worker": join_lat.summary(),
                     **compare(base_lat, join_lat)},
     }, "join.json")

@@ -12,7 +12,7 @@ import time
 import urllib.request
 import uuid
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -21,7 +21,7 @@ from exchange.kafka_retry import while_unavailable
 from exchange.localbroker import load_localkafka
 from exchange.principals import ADMIN, DESK, WORKER
 from exchange.schemas import SchemaRegistry
-from exchange.topics import OWNER_LINKS, OWNER_SNAPSHOTS, PROBE
+from exchange.worker.app import JOINS, app_id_for, join_sources
 from exchange.worker.harness import WireMessage, WorkerProcess
 
 Options = Mapping[str, Any]
@@ -83,8 +83,7 @@ class Access:
 
 def worker_sources(registry: SchemaRegistry) -> list[str]:
     """Every topic the worker's agents consume."""
-    return [*registry.topics("enterprise"), *registry.topics("property"),
-            OWNER_LINKS, OWNER_SNAPSHOTS, PROBE]
+    return [topic for kind in JOINS for topic in join_sources(registry, kind)]
 
 
 def department_of(message: WireMessage) -> str:
@@ -217,15 +216,15 @@ class BenchWorker(WorkerProcess):
     """``exchange worker`` as its principal, with its metrics endpoint on a free port."""
 
     def __init__(self, access: Access, app_id: str, data_dir: Path,
-                 extra_env: Mapping[str, str] | None = None) -> None:
+                 extra_env: Mapping[str, str] | None = None, joins: Sequence[str] = ()) -> None:
         self.metrics_port = load_localkafka().free_ports(1)[0]
         # No periodic table scans: a scan landing inside a short measured phase would be
         # counted as join cost in one run and not in the next.
         super().__init__(access.bootstrap, app_id, data_dir,
                          {**access.worker_env, **(extra_env or {}),
                           "EXCHANGE_WORKER_METRICS_PORT": str(self.metrics_port),
-                          "EXCHANGE_WORKER_STATS_INTERVAL_SECONDS": "0"})
-        self.group = app_id
+                          "EXCHANGE_WORKER_STATS_INTERVAL_SECONDS": "0"}, joins)
+        self.group = app_id_for(app_id, joins or tuple(JOINS))
 
     def check(self) -> None:
         """Raise, with its log, if the worker has died."""
@@ -248,6 +247,51 @@ class BenchWorker(WorkerProcess):
                 if sample.name.endswith(("_sum", "_count", "_total")):
                     out[f"{sample.name}:{kind}"] += sample.value
         return dict(out)
+
+
+class SplitWorker:
+    """The worker split by join: ``exchange worker --join KIND``, one process per record kind,
+    each its own consumer group (see :func:`exchange.worker.app.app_id_for`)."""
+
+    def __init__(self, access: Access, registry: SchemaRegistry, app_id: str, data_dir: Path,
+                 extra_env: Mapping[str, str] | None = None) -> None:
+        self.group = app_id
+        self.parts = {kind: BenchWorker(access, app_id, data_dir, extra_env, (kind,))
+                      for kind in JOINS}
+        self._registry = registry
+
+    def groups(self, sources: Iterable[str]) -> dict[str, list[str]]:
+        """Each process's consumer group and the topics of ``sources`` it reads."""
+        wanted = set(sources)
+        return {part.group: [t for t in join_sources(self._registry, kind) if t in wanted]
+                for kind, part in self.parts.items()}
+
+    def start(self) -> None:
+        for part in self.parts.values():
+            part.start()
+
+    def check(self) -> None:
+        for part in self.parts.values():
+            part.check()
+
+    def stop(self) -> None:
+        for part in self.parts.values():
+            part.stop()
+
+    def metrics(self) -> dict[str, float]:
+        """Both processes' counters (their samples are labelled by kind)."""
+        out: dict[str, float] = defaultdict(float)
+        for part in self.parts.values():
+            for name, value in part.metrics().items():
+                out[name] += value
+        return dict(out)
+
+
+def consumer_groups(subject: Subject, sources: list[str]) -> dict[str, list[str]]:
+    """Each consumer group of ``subject`` and the topics of ``sources`` it reads."""
+    if isinstance(subject, SplitWorker):
+        return subject.groups(sources)
+    return {subject.group: sources}
 
 
 def batch_stats(before: Mapping[str, float], after: Mapping[str, float]) -> dict[str, Any]:

@@ -29,6 +29,7 @@ from exchange.worker.bench_kit import (
     Access,
     Subject,
     batch_stats,
+    consumer_groups,
     department_of,
     department_producers,
     partitions,
@@ -157,7 +158,8 @@ def measure(access: Access, subject: Subject, sources: list[str], outputs: list[
             drain_seconds: float = 60.0) -> LatencyRun:
     """Warm ``subject`` up on ``messages[:warmup]``, then measure the rest at ``rate``/s."""
     reader = _tail(access.reader, outputs)
-    start_at_end(access.admin, subject.group, sources)
+    for group, topics in consumer_groups(subject, sources).items():
+        start_at_end(access.admin, group, topics)
     publishers = department_producers(access, messages, linger_ms=0)
     subject.start()
     try:

@@ -13,7 +13,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -82,18 +82,19 @@ class WorkerProcess:
     """``exchange worker`` as a child process with its own app id and data dir."""
 
     def __init__(self, bootstrap: str, app_id: str, data_dir: Path,
-                 extra_env: Mapping[str, str] | None = None) -> None:
+                 extra_env: Mapping[str, str] | None = None, joins: Sequence[str] = ()) -> None:
+        self.args = [arg for kind in joins for arg in ("--join", kind)]  # default: all joins
         self.env = {**os.environ, "EXCHANGE_KAFKA_BOOTSTRAP": bootstrap,
                     "EXCHANGE_WORKER_APP_ID": app_id, "EXCHANGE_DATA_DIR": str(data_dir),
                     "EXCHANGE_WORKER_METRICS_PORT": "0", **(extra_env or {})}
-        self.log_path = data_dir / f"worker-{app_id}.log"
+        self.log_path = data_dir / f"{'-'.join(['worker', app_id, *joins])}.log"
         self.proc: subprocess.Popen[bytes] | None = None
         data_dir.mkdir(parents=True, exist_ok=True)
 
     def start(self) -> None:
         """Start the worker (appending to its log file)."""
         log = self.log_path.open("ab")
-        self.proc = subprocess.Popen([sys.executable, "-m", "exchange.cli", "worker"],
+        self.proc = subprocess.Popen([sys.executable, "-m", "exchange.cli", "worker", *self.args],
                                      env=self.env, stdout=log, stderr=subprocess.STDOUT)
         log.close()
 

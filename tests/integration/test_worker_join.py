@@ -17,6 +17,8 @@ import pytest
 from exchange.schemas import default_registry
 from exchange.settings import load_settings
 from exchange.topics import ensure_bus_topics
+from exchange.worker.app import JOINS, app_id_for, join_sources
+from exchange.worker.bench_kit import start_at_end
 from exchange.worker.harness import (
     OutputReader,
     WorkerProcess,
@@ -103,3 +105,50 @@ def test_join_survives_kill_and_stop_and_equals_the_reference(
         assert letter["reason"] and letter["error_class"] in {
             "DecodeError", "ValidationError", "UnknownSchema"}, letter
         assert letter["original_topic"].startswith("dept.")
+
+
+def test_worker_split_by_join_equals_the_reference(kafka_bootstrap: str, tmp_path: Path) -> None:
+    """``exchange worker --join enterprise`` and ``--join property`` as two processes (each its
+    own consumer group, the foreign-key join between them through the repartition topics):
+    the same records as the reference fold, one process killed with SIGKILL on the way."""
+    registry = default_registry()
+    ensure_bus_topics(load_settings(kafka_bootstrap=kafka_bootstrap), registry)
+    simulated = list(simulate(120, 80, seed=5151, shuffle=True, duplicate_rate=0.1))
+    events = {(e.record["envelope"]["event_id"], e.invalid_reason): e for e in simulated}
+    messages = wire_messages(simulated, registry)
+    half = len(messages) // 2
+    ref = reference_of(messages, registry)
+    app_id = f"test-split-{uuid.uuid4().hex[:8]}"
+    workers = [WorkerProcess(kafka_bootstrap, app_id, tmp_path, joins=(kind,)) for kind in JOINS]
+    reader = OutputReader(kafka_bootstrap)
+    for kind in JOINS:  # the groups read only what this test publishes
+        start_at_end({"bootstrap_servers": kafka_bootstrap.split(",")}, app_id_for(app_id, (kind,)),
+                     join_sources(registry, kind))
+
+    def step() -> None:
+        for worker in workers:
+            _step(reader, worker)
+
+    def logs() -> str:
+        return "\n".join(worker.log_tail() for worker in workers)
+
+    try:
+        _publish(kafka_bootstrap, messages[:half], events)
+        for worker in workers:
+            worker.start()
+        unit = next(iter(reference_of(messages[:half], registry).properties))
+        wait_until(lambda: unit in reader.records["property"], 180, step,
+                   lambda: f"a property record of the first half\n{logs()}")
+        workers[1].kill()
+        _publish(kafka_bootstrap, messages[half:], events)
+        workers[1].start()
+        wait_until(lambda: not any(differences(ref, reader).values()), 300, step,
+                   lambda: f"records equal the reference ({differences(ref, reader)} differ)"
+                   f"\n{logs()}")
+    finally:
+        for worker in workers:
+            worker.stop()
+        reader.close()
+    assert len(ref.enterprises) >= 120 and len(ref.properties) >= 80
+    # the foreign-key join crossed between the processes: owners' names on their units
+    assert any(record.get("owner_enterprise") for record in ref.properties.values())
