@@ -25,6 +25,7 @@ import weakref
 from collections import OrderedDict, defaultdict
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -51,7 +52,7 @@ from exchange.topics import (
 from exchange.worker import positions, records_codec
 from exchange.worker.intake import Intake, JoinConsumer
 from exchange.worker.metrics import WorkerMetrics, scan
-from exchange.worker.outbox import Outbox
+from exchange.worker.outbox import Outbox, Outgoing
 from exchange.worker.processor import (
     BatchResult,
     Incoming,
@@ -283,6 +284,16 @@ class RecordCache:
         self._records.clear()
 
 
+@dataclass(frozen=True, slots=True)
+class Folded:
+    """A batch folded and not yet committed: its records (aiokafka's), the processor's results
+    per partition, and the messages to send for them."""
+
+    records: Sequence[Any]
+    results: list[tuple[int, BatchResult]]
+    outputs: list[Outgoing]
+
+
 def _die(kind: str, exc: BaseException) -> NoReturn:
     """End the process without acknowledging the batch that failed (at-least-once)."""
     log.critical("%s join: a batch failed (%r); exiting without acknowledging it, so that it "
@@ -348,13 +359,47 @@ def _wire(
         raw = store._get(key.encode())
         return None if raw is None else orjson.loads(raw)
 
+    outbox = Outbox.of(app)
+
+    # Records of batches folded but not yet committed, by key: the next batch is folded
+    # while the one before waits for the broker, and must see what that one changed.
+    pending: dict[str, dict[str, Any]] = {}
+
     def lookup(key: str) -> dict[str, Any] | None:
-        return cache.get(key, lambda: load(key))
+        return pending.get(key) or cache.get(key, lambda: load(key))
 
-    outbox = Outbox.of(app)  # used by one batch at a time
+    def fold(records: Sequence[Any]) -> Folded:
+        """Fold one batch: its results, and the messages to send for them (not yet sent)."""
+        # A table reads and writes the changelog partition (and RocksDB partition) of the
+        # current event; a batch spans partitions, so each partition's group goes under its own.
+        by_partition: dict[int, list[Incoming]] = defaultdict(list)
+        for record in records:
+            by_partition[record.partition].append(_incoming(record))
+        done: list[tuple[int, BatchResult]] = []
+        sends: list[Outgoing] = []
+        for partition, group in by_partition.items():
+            # table reads go to the RocksDB partition of the group
+            with _tables_at(partition), metrics.merge_seconds.labels(kind).time():
+                result = process(group, lookup, registry)
+            done.append((partition, result))
+            for key, record in result.records.items():
+                pending[key] = record
+                sends.append(Outgoing(output_topic, key.encode(), records_codec.encode(record)))
+            for topic, key, value in result.outgoing:
+                sends.append(Outgoing(topic, key.encode(), value))
+            for dl in result.dead_letters:
+                sends.append(Outgoing(
+                    DEAD_LETTER, dl.incoming.key,
+                    records_codec.dead_letter_value(dl, settings.max_event_bytes),
+                    records_codec.dead_letter_headers(dl)))
+                log.warning("dead letter %s[%d]@%d: %s: %s", dl.incoming.topic,
+                            dl.incoming.partition, dl.incoming.offset, dl.error_class,
+                            dl.reason)
+            metrics.record_batch(kind, len(group), result)
+        return Folded(records, done, sends)
 
-    async def handle(records: Sequence[Any]) -> None:
-        """Fold one batch; return only once everything it produced is on the broker.
+    async def commit(batch: Folded) -> None:
+        """Return only once everything ``batch`` produced is on the broker and in the table.
 
         Order matters for at-least-once: outputs and join messages are confirmed *before*
         the table is written, and the table's changelog before the batch is acknowledged.
@@ -362,47 +407,28 @@ def _wire(
         redelivered after a crash that changes nothing needs nothing re-sent (its record is
         only written to the table again, see BatchResult.unchanged).
         """
-        # A table reads and writes the changelog partition (and RocksDB partition) of the
-        # current event; a batch spans partitions, so each partition's group goes under its own.
-        by_partition: dict[int, list[Incoming]] = defaultdict(list)
-        for record in records:
-            by_partition[record.partition].append(_incoming(record))
-        done: list[tuple[int, BatchResult]] = []
-        for partition, group in by_partition.items():
-            # table reads go to the RocksDB partition of the group
-            with _tables_at(partition), metrics.merge_seconds.labels(kind).time():
-                result = process(group, lookup, registry)
-            done.append((partition, result))
-            for key, record in result.records.items():
-                outbox.add(output_topic, key.encode(), records_codec.encode(record))
-            for topic, key, value in result.outgoing:
-                outbox.add(topic, key.encode(), value)
-            for dl in result.dead_letters:
-                outbox.add(DEAD_LETTER, dl.incoming.key,
-                           records_codec.dead_letter_value(dl, settings.max_event_bytes),
-                           records_codec.dead_letter_headers(dl))
-                log.warning("dead letter %s[%d]@%d: %s: %s", dl.incoming.topic,
-                            dl.incoming.partition, dl.incoming.offset, dl.error_class,
-                            dl.reason)
-            metrics.record_batch(kind, len(group), result)
         with metrics.confirm_seconds.labels(kind, "outputs").time():
-            await outbox.flush()
-        for partition, result in done:
+            await outbox.flush(batch.outputs)
+        changelog: list[Outgoing] = []
+        for partition, result in batch.results:
             changed = []
             for key, record in (*result.records.items(), *result.unchanged.items()):
                 key_bytes, value_bytes = key.encode(), orjson.dumps(record)
                 changed.append((key_bytes, value_bytes))
                 cache.put(key, record)
-                outbox.add(changelog_name, key_bytes, value_bytes, None, partition)
+                if pending.get(key) is record:  # a later batch may have changed it since
+                    del pending[key]
+                changelog.append(Outgoing(changelog_name, key_bytes, value_bytes, None,
+                                          partition))
             write(partition, changed)
         with metrics.confirm_seconds.labels(kind, "changelog").time():
-            written = await outbox.flush()
+            written = await outbox.flush(changelog)
         # What Faust's own changelog callback records: where a restore of the local store
         # may start (the store keeps it per partition).
         last_offsets: dict[int, int] = {}
-        for batch in written:
-            last_offsets[batch.partition] = max(batch.last_offset,
-                                                last_offsets.get(batch.partition, -1))
+        for sent in written:
+            last_offsets[sent.partition] = max(sent.last_offset,
+                                               last_offsets.get(sent.partition, -1))
         for partition, offset in last_offsets.items():
             store.set_persisted_offset(TP(changelog_name, partition), offset)
 
@@ -412,30 +438,54 @@ def _wire(
     consumer: Any = app.consumer
     consumer.add_intake(intake)
 
+    async def committed(batch: Folded, token: Any) -> None:
+        """Commit ``batch``, then acknowledge it. A stop (cancellation) leaves it
+        unacknowledged, to be read again, and so must a failure, which ends the process
+        (the join must not go on past it)."""
+        try:
+            await commit(batch)
+        except asyncio.CancelledError:
+            consumer.release_batch(token)
+            raise
+        except Exception as exc:  # noqa: BLE001 - anything: never acknowledge this batch
+            _die(kind, exc)
+        consumer.ack_batch(token, batch.records)
+
     async def join() -> None:
-        while not app.should_stop:
-            if not await intake.wait(timeout=1.0):
-                continue  # look for a stop now and then
-            if app.rebalancing:
-                # Partitions are moving or tables restoring: nothing is folded until the
-                # rebalance ends (what was fetched before it is dropped, and read again).
-                await asyncio.sleep(0.05)
-                continue
-            records = intake.take(settings.worker_batch_size, app.consumer_generation_id)
-            if not records:
-                continue
-            token = consumer.track_batch(len(records))
-            # A batch is acknowledged once folded and confirmed: a stop (cancellation) leaves
-            # it unacknowledged, to be read again, and so must a failure, which ends the
-            # process (the join must not go on past it).
-            try:
-                await handle(records)
-            except asyncio.CancelledError:
-                consumer.release_batch(token)
-                raise
-            except Exception as exc:  # noqa: BLE001 - anything: never acknowledge this batch
-                _die(kind, exc)
-            consumer.ack_batch(token, records)
+        """Fold batch after batch; each batch is folded while the one before is committed
+        (waiting for the broker), and committed only after it, so outputs, table writes and
+        acknowledgements keep the batches' order."""
+        before: asyncio.Task[None] | None = None  # the commit of the batch before
+        try:
+            while not app.should_stop:
+                if not await intake.wait(timeout=1.0):
+                    continue  # look for a stop now and then
+                if app.rebalancing:
+                    # Partitions are moving or tables restoring: nothing is folded until the
+                    # rebalance ends (what was fetched before it is dropped, and read again).
+                    await asyncio.sleep(0.05)
+                    continue
+                records = intake.take(settings.worker_batch_size, app.consumer_generation_id)
+                if not records:
+                    continue
+                token = consumer.track_batch(len(records))
+                try:
+                    batch = fold(records)
+                    if before is not None:
+                        await before
+                except asyncio.CancelledError:
+                    consumer.release_batch(token)
+                    raise
+                except Exception as exc:  # noqa: BLE001 - see committed
+                    _die(kind, exc)
+                before = asyncio.ensure_future(committed(batch, token))
+            if before is not None:
+                await before
+        except asyncio.CancelledError:
+            pending.clear()  # folded batches that were not committed: read again
+            if before is not None:
+                before.cancel()
+            raise
 
     join.__qualname__ = f"{kind}_join"  # the name Faust gives its task
     app.task(join)

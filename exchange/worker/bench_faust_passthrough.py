@@ -65,7 +65,7 @@ def main() -> None:
     from exchange.settings import load_settings
     from exchange.worker.app import faust_app, run
     from exchange.worker.batching import take_batches
-    from exchange.worker.outbox import Outbox
+    from exchange.worker.outbox import Outbox, Outgoing
 
     settings = load_settings()
     app = faust_app(settings, settings.data_dir / "bench-faust")
@@ -77,9 +77,9 @@ def main() -> None:
 
     async def copy(stream: Any) -> None:
         async for events in take_batches(stream, settings.worker_batch_size):
-            for event in events:
-                outbox.add(PASS_OUT, event.message.key, event.message.value)
-            await outbox.flush()  # acknowledged when the next batch is asked for
+            # acknowledged when the next batch is asked for
+            await outbox.flush([Outgoing(PASS_OUT, event.message.key, event.message.value)
+                                for event in events])
 
     app.agent(source, name="copy")(copy)
     run(app)

@@ -48,7 +48,7 @@ class Written:
 
 
 class Outbox:
-    """Messages gathered by one batch of the join, sent and confirmed by :meth:`flush`.
+    """Sends the messages of a batch and confirms them (:meth:`flush`).
 
     ``producer`` returns the running aiokafka producer (Faust starts it after the app is
     built). Sending again is safe: outputs are compacted records, join messages and changelog
@@ -57,7 +57,6 @@ class Outbox:
 
     def __init__(self, producer: Callable[[], Any]) -> None:
         self._producer = producer
-        self._messages: list[Outgoing] = []
         self._partitions: dict[str, list[int]] = {}
         self._hashes: dict[bytes, int] = {}  # murmur2 of the keys, which records repeat
 
@@ -66,21 +65,13 @@ class Outbox:
         """An outbox sending through the aiokafka producer of the Faust app ``app``."""
         return cls(lambda: app.producer._ensure_producer())
 
-    def add(self, topic: str, key: bytes | None, value: bytes | None,
-            headers: list[tuple[str, bytes]] | None = None,
-            partition: int | None = None) -> None:
-        self._messages.append(Outgoing(topic, key, value, headers, partition))
-
-    def __len__(self) -> int:
-        return len(self._messages)
-
-    async def flush(self) -> list[Written]:
-        """Send what was added; return once the broker confirmed all of it.
+    async def flush(self, messages: list[Outgoing]) -> list[Written]:
+        """Send ``messages``; return once the broker confirmed all of them.
 
         What fails (a broker that went away, a leader that moved) is sent again a few times,
         then the last error is raised.
         """
-        todo, self._messages = self._messages, []
+        todo = messages
         written: list[Written] = []
         for attempt in range(1, CONFIRM_ATTEMPTS + 1):
             submitted = await self._submit(todo)
