@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import json
 import struct
+from collections.abc import Callable
 from functools import cache
 from typing import Any
 
@@ -102,22 +103,6 @@ def encode_with_fastavro(record: dict[str, Any]) -> bytes:
     return out.getvalue()
 
 
-#: Encoded strings (length and UTF-8) of the names, ids and times records repeat: a record's
-#: history, facts and sources are written again with every change of it. Bounded by
-#: emptying it when full.
-_PIECES: dict[str, bytes] = {}
-_PIECES_MAX = 200_000
-
-#: The same for the JSON of the string values of sources (names, addresses, dates, codes),
-#: which a record repeats as often: one lookup instead of a dump and its encoding each.
-_VALUES: dict[str, bytes] = {}
-
-#: The same for whole completeness maps, by their JSON (a dump of a small map costs less
-#: than writing it, and records share a few dozen of them). A JSON key has all of the map in
-#: it: no two maps written differently have the same one.
-_COMPLETENESS: dict[bytes, bytes] = {}
-
-
 def _text(value: str, buf: bytearray) -> None:
     data = value.encode()
     write_long(len(data), buf)
@@ -131,47 +116,55 @@ def _json(value: Any, buf: bytearray) -> None:
     buf += data
 
 
-def _kept(cache: dict[Any, bytes], key: Any, written: bytearray) -> bytes:
-    """``written`` kept in ``cache`` under ``key``; the cache is emptied first when full."""
-    if len(cache) >= _PIECES_MAX:
-        cache.clear()
-    piece = cache[key] = bytes(written)
-    return piece
-
-
-def _piece(value: str) -> bytes:
-    """``value`` as :func:`_text` writes it, kept in :data:`_PIECES`."""
-    written = bytearray()
-    _text(value, written)
-    return _kept(_PIECES, value, written)
-
-
-def _value(value: str) -> bytes:
-    """``value`` as :func:`_json` writes it, kept in :data:`_VALUES`."""
-    written = bytearray()
-    _json(value, written)
-    return _kept(_VALUES, value, written)
-
-
-def _completeness(key: bytes, completeness: dict[str, Any]) -> bytes:
-    """The completeness map (whose JSON is ``key``) as written, kept in :data:`_COMPLETENESS`."""
-    written = bytearray()
-    write_long(len(completeness), written)
-    for department, state in completeness.items():
-        _text(department, written)
-        _texts(state["arrived"], written)
-        _texts(state["missing"], written)
-    written.append(0)
-    return _kept(_COMPLETENESS, key, written)
-
-
 def _texts(values: list[str], buf: bytearray) -> None:
     if values:
         write_long(len(values), buf)
         pieces = _PIECES
         for value in values:
-            buf += pieces.get(value) or _piece(value)
+            buf += pieces[value]
     buf.append(0)
+
+
+def _completeness(key: bytes, buf: bytearray) -> None:
+    """The completeness map whose JSON is ``key``."""
+    completeness = orjson.loads(key)
+    write_long(len(completeness), buf)
+    for department, state in completeness.items():
+        _text(department, buf)
+        _texts(state["arrived"], buf)
+        _texts(state["missing"], buf)
+    buf.append(0)
+
+
+class _Kept(dict[Any, bytes]):
+    """Encoded parts that records repeat, by what they are written from: a record is written
+    whole with every change of it, and most of it is what its last version held. A part is
+    written (by ``write``) on the first lookup of its key; bounded by emptying it when full.
+    """
+
+    def __init__(self, write: Callable[[Any, bytearray], None], size: int = 200_000) -> None:
+        super().__init__()
+        self._write = write
+        self._size = size
+
+    def __missing__(self, key: Any) -> bytes:
+        written = bytearray()
+        self._write(key, written)
+        if len(self) >= self._size:
+            self.clear()
+        piece = self[key] = bytes(written)
+        return piece
+
+
+#: The names, ids and times of a record's history, facts and sources.
+_PIECES = _Kept(_text)
+#: The JSON of the string values of sources (names, addresses, dates, codes): one lookup
+#: instead of a dump and its encoding each.
+_VALUES = _Kept(_json)
+#: Whole completeness maps, by their JSON: a dump of a small map costs less than writing it,
+#: and records share a few dozen of them. Written from the key itself (read back), so that
+#: no two maps can share bytes unless their JSON is the same.
+_COMPLETENESS = _Kept(_completeness)
 
 
 def encode(record: dict[str, Any]) -> bytes:
@@ -197,27 +190,26 @@ def encode(record: dict[str, Any]) -> bytes:
     if fields:
         write_long(len(fields), buf)
         for name, src in fields.items():
-            buf += pieces.get(name) or _piece(name)
+            buf += pieces[name]
             value = src["value"]
             if type(value) is str:
-                buf += values.get(value) or _value(value)
+                buf += values[value]
             else:
                 _json(value, buf)
             for part in (src["department"], src["event_id"], src["occurred_at"]):
-                buf += pieces.get(part) or _piece(part)
+                buf += pieces[part]
     buf.append(0)
     facts = record["facts"]
     if facts:
         write_long(len(facts), buf)
         for name, fact in facts.items():
             for part in (name, fact["event_id"], fact["occurred_at"]):
-                buf += pieces.get(part) or _piece(part)
+                buf += pieces[part]
             write_long(_int(fact["count"]), buf)
     buf.append(0)
     completeness = record["completeness"]
     if completeness:
-        key = orjson.dumps(completeness)
-        buf += _COMPLETENESS.get(key) or _completeness(key, completeness)
+        buf += _COMPLETENESS[orjson.dumps(completeness)]
     else:
         buf.append(0)
     conflicts = record["conflicts"]
@@ -241,7 +233,7 @@ def encode(record: dict[str, Any]) -> bytes:
         for entry in history:
             for part in (entry["event_id"], entry["event_type"], entry["department"],
                          entry["occurred_at"]):
-                buf += pieces.get(part) or _piece(part)
+                buf += pieces[part]
     buf.append(0)
     _json({k: v for k, v in record.items() if k not in TYPED}, buf)
     return bytes(buf)
