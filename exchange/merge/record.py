@@ -36,7 +36,7 @@ from .catalogue import (
     record_kind_for,
 )
 from .order import insert_sorted, order_of
-from .values import instant, to_json
+from .values import PLAIN, instant, to_json
 
 Record = dict[str, Any]
 
@@ -127,12 +127,14 @@ def merge(record: Record | None, event: DepartmentEvent) -> Record:
 
     at = instant(event.occurred_at)
     # Converted once. An enterprise record keeps only the mapped attributes, so only those
-    # are converted; the property rules keep whole bodies in their collections.
+    # are converted; the property rules keep whole bodies in their collections. Most values
+    # are plain (strings): no call for those.
     if kind == ENTERPRISE:
-        values = {name: to_json(value) for name, _, _ in rules.attributes
-                  if (value := body.get(name)) is not None}
+        values = {name: value if type(value) in PLAIN else to_json(value)
+                  for name, _, _ in rules.attributes if (value := body.get(name)) is not None}
     else:
-        values = {name: to_json(value) for name, value in body.items()}
+        values = {name: value if type(value) in PLAIN else to_json(value)
+                  for name, value in body.items()}
     new = dict(record)
     new["history"] = insert_sorted(
         history,
