@@ -167,7 +167,7 @@ def _record_check(schema: Mapping[str, Any], names: dict[str, Any], types: bool
         return None
 
     def check(value: Any) -> None:
-        if not isinstance(value, Mapping):
+        if type(value) is not dict and not isinstance(value, Mapping):  # decoded: a dict
             return  # fastavro reports a non-record
         get = value.get
         for name, field_check in plan:

@@ -32,11 +32,14 @@ def money(amount: Decimal) -> str:
 
 def instant(moment: datetime) -> str:
     """An instant as ISO 8601 UTC with milliseconds and a ``Z`` suffix."""
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    elif moment.utcoffset():
+    zone = moment.tzinfo  # naive: taken as UTC; UTC (every decoded event's time): no check
+    if zone is not UTC and zone is not None and moment.utcoffset():
         moment = moment.astimezone(UTC)
-    return moment.isoformat(timespec="milliseconds")[:23] + "Z"
+    # What isoformat(timespec="milliseconds") writes before the offset, at half its cost:
+    # this runs for every event, and for every date-time value in it.
+    return "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ" % (  # noqa: UP031 - f-strings cost more
+        moment.year, moment.month, moment.day, moment.hour, moment.minute, moment.second,
+        moment.microsecond // 1000)
 
 
 def to_json(value: Any) -> Any:
@@ -45,7 +48,7 @@ def to_json(value: Any) -> Any:
     Raises ``TypeError`` for a type no schema produces (bytes, sets, objects), naming it.
     """
     kind = type(value)
-    if kind in _PLAIN:  # the common case first: this runs for every field of every event
+    if kind in PLAIN:  # the common case first: this runs for every field of every event
         return value
     if kind is dict:
         return {str(k): to_json(v) for k, v in value.items()}
@@ -66,7 +69,8 @@ def to_json(value: Any) -> Any:
     raise TypeError(f"cannot put a {type(value).__name__} into a unified record")
 
 
-_PLAIN = frozenset({str, int, bool, float, type(None)})
+#: Types :func:`to_json` returns as they are.
+PLAIN = frozenset({str, int, bool, float, type(None)})
 
 
 def normalise_text(text: Any) -> Any:

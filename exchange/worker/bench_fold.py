@@ -10,9 +10,16 @@ ceiling, to quote next to the Kafka benchmark's events/s. Also per join message 
 links and snapshots that traffic causes, folded into the tables it left), which the worker
 folds besides: there are about a third as many snapshots as department messages.
 
-``--profile`` prints a cProfile top 25 of one round; ``--dump PATH`` writes every batch result
-and the final tables of a fold that also carries the join messages (owner links, snapshots)
-and broken and redelivered events, to show that a change of the fold changed no output.
+The worker's other pure-Python work on a batch's result is timed beside the fold, batch by
+batch as the worker does it: ``*_encode_us``, :func:`records_codec.encode` per changed record
+(the output topic's value), and ``*_dumps_us``, ``orjson.dumps`` per record written to the
+table (changed and unchanged). ``*_total_us`` adds all three per message. Clocking every
+batch adds a little to the fold's figure at small batches (three clock reads a batch).
+
+``--profile`` prints a cProfile top 25 of one round (encode and dumps included); ``--dump PATH``
+writes every batch result, its records' encoded bytes and the final tables of a fold that also
+carries the join messages (owner links, snapshots) and broken and redelivered events, to show
+that a change of the fold or of the encoder changed no output.
 """
 
 from __future__ import annotations
@@ -26,12 +33,15 @@ import pstats
 import statistics
 import sys
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, NamedTuple
 
+import orjson
+
 from exchange.schemas import SchemaRegistry, default_registry
 from exchange.topics import OWNER_LINKS, OWNER_SNAPSHOTS
+from exchange.worker import records_codec
 from exchange.worker.app import tune_gc
 from exchange.worker.harness import WireMessage, wire_messages
 from exchange.worker.processor import (
@@ -68,6 +78,18 @@ def simulated(registry: SchemaRegistry, enterprises: int, properties: int, seed:
     return by_kind(registry, wire_messages(events, registry))
 
 
+def batches(kind: str, messages: list[Incoming], size: int, registry: SchemaRegistry,
+            table: Table) -> Iterator[BatchResult]:
+    """Fold ``messages`` in batches of ``size`` into ``table``, yielding each batch's result
+    once its records are in the table."""
+    process = PROCESSORS[kind]
+    for start in range(0, len(messages), size):
+        result = process(messages[start:start + size], table.get, registry)
+        table.update(result.records)
+        table.update(result.unchanged)
+        yield result
+
+
 def fold(kind: str, messages: list[Incoming], size: int, registry: SchemaRegistry,
          table: Table, keep: list[BatchResult] | None = None) -> None:
     """Fold ``messages`` in batches of ``size`` into ``table``, appending results to ``keep``.
@@ -75,33 +97,63 @@ def fold(kind: str, messages: list[Incoming], size: int, registry: SchemaRegistr
     Results are dropped otherwise, as the worker drops them: kept, they would hold every
     record version alive and make the garbage collector's work unlike the worker's.
     """
-    process = PROCESSORS[kind]
-    for start in range(0, len(messages), size):
-        result = process(messages[start:start + size], table.get, registry)
-        table.update(result.records)
-        table.update(result.unchanged)
+    for result in batches(kind, messages, size, registry, table):
         if keep is not None:
             keep.append(result)
 
 
+def encode(result: BatchResult) -> list[bytes]:
+    """The output topic's values of a batch's changed records."""
+    return [records_codec.encode(record) for record in result.records.values()]
+
+
+def dump(result: BatchResult) -> list[bytes]:
+    """The table's values of a batch's changed and unchanged records."""
+    return [orjson.dumps(record)
+            for records in (result.records, result.unchanged) for record in records.values()]
+
+
 class Stream(NamedTuple):
-    """Messages one side folds, and the table they meet (pickled: see cpu_us_per_message)."""
+    """Messages one side folds, and the table they meet.
+
+    Tables wait pickled: alive, their records would add to every full collection of the
+    garbage collector while the other streams are measured.
+    """
 
     kind: str
     messages: list[Incoming]
     table: bytes
 
 
-def cpu_us_per_message(stream: Stream, size: int, registry: SchemaRegistry) -> float:
-    """CPU time of one fold into (a copy of) the stream's table, per message.
+class Cost(NamedTuple):
+    """CPU seconds of one fold of a stream, by step, and what they were spent on."""
 
-    Tables wait pickled: alive, their records would add to every full collection of the
-    garbage collector while the other streams are measured.
-    """
-    table = pickle.loads(stream.table)
-    started = time.process_time()
-    fold(stream.kind, stream.messages, size, registry, table)
-    return (time.process_time() - started) / len(stream.messages) * 1e6
+    fold: float
+    encode: float
+    dumps: float
+    messages: int
+    changed: int  # records encoded
+    written: int  # records dumped (changed and unchanged)
+
+
+def cpu_cost(stream: Stream, size: int, registry: SchemaRegistry, table: Table) -> Cost:
+    """CPU time of one fold of the stream into ``table`` (a copy of the stream's), and of
+    encoding and dumping each batch's records after it."""
+    clock = time.process_time
+    folding = encoding = dumping = 0.0
+    changed = written = 0
+    started = clock()
+    for result in batches(stream.kind, stream.messages, size, registry, table):
+        folded = clock()
+        changed += len(encode(result))
+        encoded = clock()
+        written += len(dump(result))
+        dumped = clock()
+        folding += folded - started
+        encoding += encoded - folded
+        dumping += dumped - encoded
+        started = dumped
+    return Cost(folding, encoding, dumping, len(stream.messages), changed, written)
 
 
 def streams(traffic: dict[str, list[Incoming]], registry: SchemaRegistry) -> dict[str, Stream]:
@@ -131,29 +183,43 @@ def streams(traffic: dict[str, list[Incoming]], registry: SchemaRegistry) -> dic
 
 def measure(streams: dict[str, Stream], sizes: list[int], rounds: int,
             registry: SchemaRegistry) -> dict[str, Any]:
-    """Median µs per message of each stream and batch size, rounds interleaved.
+    """Median µs of each stream and batch size, rounds interleaved: fold per message
+    (``<stream>_us``), encode per changed record (``_encode_us``), dumps per record written
+    (``_dumps_us``), all three per message (``_total_us``).
 
-    ``all_us``: the department messages (enterprise and property); ``join_us``: the join
-    messages (owner links and snapshots).
+    ``all``: the department messages (enterprise and property); ``join``: the join
+    messages (owner links and snapshots); each the mean of its streams' medians, weighted by
+    what they count.
     """
-    samples: dict[tuple[str, int], list[float]] = {}
+    samples: dict[tuple[str, int], list[Cost]] = {}
     for _ in range(rounds):
         for size in sizes:
             for name, stream in streams.items():
                 samples.setdefault((name, size), []).append(
-                    cpu_us_per_message(stream, size, registry))
+                    cpu_cost(stream, size, registry, pickle.loads(stream.table)))
     out: dict[str, Any] = {"rounds": rounds,
                            "messages": {name: len(s.messages) for name, s in streams.items()}}
-    groups = {"all_us": [n for n in streams if n in PROCESSORS],
-              "join_us": [n for n in streams if n not in PROCESSORS]}
+    groups = {"all": [n for n in streams if n in PROCESSORS],
+              "join": [n for n in streams if n not in PROCESSORS]}
+    measures: dict[str, tuple[Callable[[Cost], float], Callable[[Cost], int]]] = {
+        "": (lambda c: c.fold, lambda c: c.messages),
+        "_encode": (lambda c: c.encode, lambda c: c.changed),
+        "_dumps": (lambda c: c.dumps, lambda c: c.written),
+        "_total": (lambda c: c.fold + c.encode + c.dumps, lambda c: c.messages),
+    }
     for size in sizes:
-        per = {name: statistics.median(samples[(name, size)]) for name in streams}
-        out[f"batch_{size}"] = {f"{name}_us": round(us, 1) for name, us in per.items()}
-        for group, names in groups.items():
-            count = sum(len(streams[n].messages) for n in names)
-            if count:
-                out[f"batch_{size}"][group] = round(
-                    sum(per[n] * len(streams[n].messages) for n in names) / count, 1)
+        row: dict[str, float] = {}
+        for suffix, (seconds, count) in measures.items():
+            per = {name: (statistics.median(seconds(c) / max(count(c), 1) * 1e6
+                                            for c in samples[(name, size)]),
+                          count(samples[(name, size)][0])) for name in streams}
+            row.update({f"{name}{suffix}_us": round(us, 1) for name, (us, _) in per.items()})
+            for group, names in groups.items():
+                total = sum(per[n][1] for n in names)
+                if total:
+                    row[f"{group}{suffix}_us"] = round(
+                        sum(per[n][0] * per[n][1] for n in names) / total, 1)
+        out[f"batch_{size}"] = row
     return out
 
 
@@ -170,31 +236,36 @@ def _join(messages: list[Incoming], topic: str, sent: list[tuple[str, str, bytes
 
 def outputs(traffic: dict[str, list[Incoming]], size: int,
             registry: SchemaRegistry) -> dict[str, Any]:
-    """Every batch result (its repr's SHA-256) and final table of a fold both ways through
-    the join: records, unchanged, dead letters, outgoing messages, counts, in their order."""
+    """Every batch result (its repr's SHA-256), its changed records' encoded bytes and its
+    written records' JSON (their SHA-256) and the final tables of a fold both ways through the
+    join: records, unchanged, dead letters, outgoing messages, counts, in their order."""
     tables: dict[str, Table] = {"enterprise": {}, "property": {}}
     shown: list[str] = []
+    written: list[str] = []
 
     def run(kind: str, messages: list[Incoming]) -> list[tuple[str, str, bytes]]:
         results: list[BatchResult] = []
         fold(kind, messages, size, registry, tables[kind], results)
         shown.extend(hashlib.sha256(repr(r).encode()).hexdigest() for r in results)
+        written.extend(hashlib.sha256(b"\0".join([*encode(r), *dump(r)])).hexdigest()
+                       for r in results)
         return [o for r in results for o in r.outgoing]
 
     links = run("property", traffic["property"])
     snapshots = run("enterprise", _join(traffic["enterprise"], OWNER_LINKS, links))
     run("property", _join([], OWNER_SNAPSHOTS, snapshots))
-    return {"batches": shown, "tables": {k: repr(v) for k, v in tables.items()}}
+    return {"batches": shown, "written": written,
+            "tables": {k: repr(v) for k, v in tables.items()}}
 
 
 def profile(streams: dict[str, Stream], size: int, registry: SchemaRegistry,
             top: int = 25) -> None:
-    """Print the ``top`` functions of one fold of every stream by own time (tables unpickled
-    outside the profile)."""
+    """Print the ``top`` functions of one fold (encode and dumps included) of every stream
+    by own time (tables unpickled outside the profile)."""
     profiler = cProfile.Profile()
     for stream in streams.values():
         table = pickle.loads(stream.table)
-        profiler.runcall(fold, stream.kind, stream.messages, size, registry, table)
+        profiler.runcall(cpu_cost, stream, size, registry, table)
     pstats.Stats(profiler).sort_stats("tottime").print_stats(top)
 
 
@@ -218,8 +289,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.dump:
         damaged = simulated(registry, args.enterprises, args.properties, args.seed,
                             invalid_rate=0.03, duplicate_rate=0.05)
-        dump = {size: outputs(damaged, size, registry) for size in sizes}
-        args.dump.write_text(json.dumps(dump, indent=0) + "\n")
+        shown = {size: outputs(damaged, size, registry) for size in sizes}
+        args.dump.write_text(json.dumps(shown, indent=0) + "\n")
         print(f"outputs written to {args.dump}")
         return 0
     traffic = streams(simulated(registry, args.enterprises, args.properties, args.seed),

@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import json
 import struct
+from collections.abc import Callable
 from functools import cache
 from typing import Any
 
@@ -102,27 +103,17 @@ def encode_with_fastavro(record: dict[str, Any]) -> bytes:
     return out.getvalue()
 
 
-#: Encoded strings (length and UTF-8) of the names, ids and times records repeat: a record's
-#: history, facts and sources are written again with every change of it. Bounded by
-#: emptying it when full.
-_PIECES: dict[str, bytes] = {}
-_PIECES_MAX = 200_000
-
-
 def _text(value: str, buf: bytearray) -> None:
     data = value.encode()
     write_long(len(data), buf)
     buf += data
 
 
-def _piece(value: str) -> bytes:
-    """``value`` as :func:`_text` writes it, kept in :data:`_PIECES`."""
-    written = bytearray()
-    _text(value, written)
-    if len(_PIECES) >= _PIECES_MAX:
-        _PIECES.clear()
-    piece = _PIECES[value] = bytes(written)
-    return piece
+def _json(value: Any, buf: bytearray) -> None:
+    """``value`` as :func:`_text` writes :func:`_dump` of it, without decoding orjson's UTF-8."""
+    data = orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
+    write_long(len(data), buf)
+    buf += data
 
 
 def _texts(values: list[str], buf: bytearray) -> None:
@@ -130,8 +121,50 @@ def _texts(values: list[str], buf: bytearray) -> None:
         write_long(len(values), buf)
         pieces = _PIECES
         for value in values:
-            buf += pieces.get(value) or _piece(value)
+            buf += pieces[value]
     buf.append(0)
+
+
+def _completeness(key: bytes, buf: bytearray) -> None:
+    """The completeness map whose JSON is ``key``."""
+    completeness = orjson.loads(key)
+    write_long(len(completeness), buf)
+    for department, state in completeness.items():
+        _text(department, buf)
+        _texts(state["arrived"], buf)
+        _texts(state["missing"], buf)
+    buf.append(0)
+
+
+class _Kept(dict[Any, bytes]):
+    """Encoded parts that records repeat, by what they are written from: a record is written
+    whole with every change of it, and most of it is what its last version held. A part is
+    written (by ``write``) on the first lookup of its key; bounded by emptying it when full.
+    """
+
+    def __init__(self, write: Callable[[Any, bytearray], None], size: int = 200_000) -> None:
+        super().__init__()
+        self._write = write
+        self._size = size
+
+    def __missing__(self, key: Any) -> bytes:
+        written = bytearray()
+        self._write(key, written)
+        if len(self) >= self._size:
+            self.clear()
+        piece = self[key] = bytes(written)
+        return piece
+
+
+#: The names, ids and times of a record's history, facts and sources.
+_PIECES = _Kept(_text)
+#: The JSON of the string values of sources (names, addresses, dates, codes): one lookup
+#: instead of a dump and its encoding each.
+_VALUES = _Kept(_json)
+#: Whole completeness maps, by their JSON: a dump of a small map costs less than writing it,
+#: and records share a few dozen of them. Written from the key itself (read back), so that
+#: no two maps can share bytes unless their JSON is the same.
+_COMPLETENESS = _Kept(_completeness)
 
 
 def encode(record: dict[str, Any]) -> bytes:
@@ -142,7 +175,7 @@ def encode(record: dict[str, Any]) -> bytes:
     through fastavro that was a third of the join worker's CPU. Byte for byte what
     :func:`encode_with_fastavro` writes (tests/unit/test_records_codec.py).
     """
-    pieces = _PIECES
+    pieces, values = _PIECES, _VALUES
     buf = bytearray(MAGIC)
     buf += _schema()[1]
     write_long(_KINDS[record["kind"]], buf)
@@ -157,27 +190,28 @@ def encode(record: dict[str, Any]) -> bytes:
     if fields:
         write_long(len(fields), buf)
         for name, src in fields.items():
-            buf += pieces.get(name) or _piece(name)
-            _text(_dump(src["value"]), buf)
+            buf += pieces[name]
+            value = src["value"]
+            if type(value) is str:
+                buf += values[value]
+            else:
+                _json(value, buf)
             for part in (src["department"], src["event_id"], src["occurred_at"]):
-                buf += pieces.get(part) or _piece(part)
+                buf += pieces[part]
     buf.append(0)
     facts = record["facts"]
     if facts:
         write_long(len(facts), buf)
         for name, fact in facts.items():
             for part in (name, fact["event_id"], fact["occurred_at"]):
-                buf += pieces.get(part) or _piece(part)
+                buf += pieces[part]
             write_long(_int(fact["count"]), buf)
     buf.append(0)
     completeness = record["completeness"]
     if completeness:
-        write_long(len(completeness), buf)
-        for department, state in completeness.items():
-            _text(department, buf)
-            _texts(state["arrived"], buf)
-            _texts(state["missing"], buf)
-    buf.append(0)
+        buf += _COMPLETENESS[orjson.dumps(completeness)]
+    else:
+        buf.append(0)
     conflicts = record["conflicts"]
     if conflicts:
         write_long(len(conflicts), buf)
@@ -188,7 +222,7 @@ def encode(record: dict[str, Any]) -> bytes:
                 write_long(len(values), buf)
                 for val in values:
                     _text(val["department"], buf)
-                    _text(_dump(val["value"]), buf)
+                    _json(val["value"], buf)
                     _text(val["event_id"], buf)
                     _text(val["occurred_at"], buf)
             buf.append(0)
@@ -199,9 +233,9 @@ def encode(record: dict[str, Any]) -> bytes:
         for entry in history:
             for part in (entry["event_id"], entry["event_type"], entry["department"],
                          entry["occurred_at"]):
-                buf += pieces.get(part) or _piece(part)
+                buf += pieces[part]
     buf.append(0)
-    _text(_dump({k: v for k, v in record.items() if k not in TYPED}), buf)
+    _json({k: v for k, v in record.items() if k not in TYPED}, buf)
     return bytes(buf)
 
 

@@ -1,4 +1,4 @@
-"""The fold benchmark runs on a small traffic and reports every stream it times."""
+"""The fold benchmark runs on a small traffic and reports every stream and step it times."""
 
 from __future__ import annotations
 
@@ -17,7 +17,9 @@ def test_it_reports_department_and_join_messages(capsys: pytest.CaptureFixture[s
                             "--batch", "3", "--batch", "50"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["messages"]["enterprise"] and report["messages"]["owner_snapshots"]
-    assert set(report["batch_50"]) >= {"enterprise_us", "property_us", "all_us", "join_us"}
+    assert set(report["batch_50"]) >= {"enterprise_us", "property_us", "all_us", "join_us",
+                                       "all_encode_us", "all_dumps_us", "all_total_us"}
+    assert report["batch_50"]["all_total_us"] > report["batch_50"]["all_us"]
 
 
 def test_the_dump_is_the_same_for_the_same_traffic(tmp_path: Path) -> None:

@@ -7,6 +7,7 @@ give the same record, and so do the join messages (owner links, snapshots) in an
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
@@ -25,6 +26,7 @@ from exchange.merge import (
     owner_snapshot,
 )
 from exchange.merge.join import derive_holding
+from exchange.merge.values import instant
 
 pytestmark = pytest.mark.unit
 
@@ -175,3 +177,12 @@ def test_owner_snapshots_in_any_order_give_the_newest(
     reference = apply_owner_snapshot(fold(property_events), CREDIT, final_snapshot)
     assert roundtrip(prop) == roundtrip(reference)
     assert prop["collections"]["owner_snapshots"][CREDIT] == final_snapshot
+
+
+@FAST
+@given(moment=st.datetimes(datetime(2, 1, 1), datetime(9998, 12, 31), timezones=st.sampled_from(
+    [None, UTC, timezone(timedelta(hours=8)), timezone(timedelta(hours=-3, minutes=-30))])))
+def test_an_instant_is_what_isoformat_writes_in_utc(moment: datetime) -> None:
+    """:func:`instant` formats by hand; ``isoformat`` of the UTC time is the reference."""
+    utc = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    assert instant(moment) == utc.isoformat(timespec="milliseconds")[:23] + "Z"
