@@ -1,9 +1,10 @@
 """``make bench-join``: the join worker against a plain aiokafka passthrough, in the same run.
 
 Throughput: the same department messages (simulator traffic) are pre-published and drained
-by (a) a plain aiokafka consume-and-produce passthrough and (b) ``exchange worker`` as its own
-process. The rate is the messages over the time from the subject's first output to its last
-(start-up and group join excluded for both).
+by (a) a plain aiokafka consume-and-produce passthrough, (b) a Faust agent that only copies
+them, (c) ``exchange worker`` as its own process and (d) the worker split by join, one
+``exchange worker --join KIND`` process per record kind. The rate is the messages over the
+time from the subject's first output to its last (start-up and group join excluded for all).
 
 Latency (:mod:`exchange.worker.bench_latency`): the same events, published at a fixed moderate
 rate after a warm-up, through each subject; every event is paired with the first output that
