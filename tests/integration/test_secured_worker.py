@@ -68,11 +68,16 @@ class DeskReader:
         self.consumer.close()
 
 
+@pytest.mark.parametrize("split", [False, True], ids=["one-process", "process-per-join"])
 def test_worker_joins_as_its_principal_and_the_desk_reads_the_records(
-    secure_kafka: Any, tmp_path: Path
+    secure_kafka: Any, tmp_path: Path, split: bool
 ) -> None:
+    """Also split by join (``exchange worker --join KIND``, a consumer group per process,
+    ``<app id>-<kind>``): the ACLs granted by the app id's prefix cover those groups."""
     registry = default_registry()
-    events = [e for e in simulate(40, 25, seed=2718, shuffle=True) if e.invalid_reason is None]
+    # Each variant its own events, so the records it must produce are not there already.
+    events = [e for e in simulate(40, 25, seed=2719 if split else 2718, shuffle=True)
+              if e.invalid_reason is None]
     by_department: dict[str, list[Any]] = defaultdict(list)
     for e in events:
         by_department[registry.event(e.event_type).department].append(e)
@@ -88,7 +93,9 @@ def test_worker_joins_as_its_principal_and_the_desk_reads_the_records(
     expected = {"enterprise": ref.enterprises, "property": ref.properties}
     worker_settings = secure_kafka.client_settings(WORKER)
     app_id = worker_settings.worker_app_id  # the id the ACLs were derived from
-    worker = WorkerProcess(secure_kafka.bootstrap, app_id, tmp_path, worker_env(worker_settings))
+    workers = [WorkerProcess(secure_kafka.bootstrap, app_id, tmp_path, worker_env(worker_settings),
+                             joins) for joins in ([("enterprise",), ("property",)] if split
+                                                  else [()])]
     reader = DeskReader(secure_kafka.client_settings(DESK),
                         {*ref.enterprises, *ref.properties})
 
@@ -97,21 +104,24 @@ def test_worker_joins_as_its_principal_and_the_desk_reads_the_records(
                 for kind, want in expected.items()}
 
     def step() -> None:
-        assert worker.alive(), f"the worker died:\n{worker.log_tail()}"
+        for worker in workers:
+            assert worker.alive(), f"the worker died:\n{worker.log_tail()}"
         reader.poll()
 
-    worker.start()
+    for worker in workers:
+        worker.start()
     try:
         wait_until(lambda: not any(differing().values()), 240, step,
                    lambda: f"records equal the reference ({differing()} differ)\n"
-                   f"{worker.log_tail()}")
-        assert worker.alive(), worker.log_tail()
+                   + "\n".join(worker.log_tail() for worker in workers))
     finally:
-        worker.stop()
+        for worker in workers:
+            worker.stop()
         reader.close()
     assert len(ref.enterprises) >= 40 and len(ref.properties) >= 25
-    log = worker.log_path.read_text(errors="replace")
-    assert "AuthorizationFailed" not in log, worker.log_tail(80)
+    for worker in workers:
+        log = worker.log_path.read_text(errors="replace")
+        assert "AuthorizationFailed" not in log, worker.log_tail(80)
     # The broker's provisioning creates only the bus's topics: the changelogs are there
     # because the worker, as its principal, created them at start-up.
     admin = KafkaAdminClient(**worker_settings.kafka_client_options())
