@@ -78,13 +78,13 @@ class Outbox:
             outcomes = await asyncio.gather(*(future for _, _, future in submitted),
                                             return_exceptions=True)
             todo, error = [], None
-            for (topic, messages, _), outcome in zip(submitted, outcomes, strict=True):
+            for (topic, in_batch, _), outcome in zip(submitted, outcomes, strict=True):
                 if isinstance(outcome, BaseException):
-                    todo.extend(messages)
+                    todo.extend(in_batch)
                     error = outcome
                 else:
                     written.append(Written(topic, outcome.partition,
-                                           outcome.offset + len(messages) - 1))
+                                           outcome.offset + len(in_batch) - 1))
             if error is None:
                 return written
             if attempt == CONFIRM_ATTEMPTS:
