@@ -79,14 +79,15 @@ def join_sources(registry: SchemaRegistry, kind: str) -> list[str]:
     return registry.topics("property") + [OWNER_SNAPSHOTS]
 
 
-def app_id_for(worker_app_id: str, joins: Sequence[str]) -> str:
-    """The Faust application id (and consumer group) of a worker running ``joins``.
+def app_id_for(worker_app_id: str, joins: Sequence[str] = ()) -> str:
+    """The Faust application id (and consumer group) of a worker running ``joins`` (none
+    named: all).
 
     All joins: the worker's id. One join (a worker split by record kind, one process per
     join): the id with the kind appended, a consumer group of its own. Changelogs keep the
     worker's id either way (see ``_wire``), so the two deployments share their tables.
     """
-    if set(joins) == set(JOINS):
+    if not joins or set(joins) == set(JOINS):
         return worker_app_id
     return "-".join([worker_app_id, *sorted(set(joins))])
 
@@ -95,11 +96,12 @@ def create_app(
     settings: Settings,
     registry: SchemaRegistry | None = None,
     metrics: WorkerMetrics | None = None,
-    joins: Sequence[str] = tuple(JOINS),
+    joins: Sequence[str] = (),
 ) -> faust.App:
-    """Build the worker application and wire the agents of ``joins`` (record kinds)."""
+    """Build the worker application and wire the agents of ``joins`` (record kinds; none
+    named: all)."""
     unknown = set(joins) - set(JOINS)
-    if unknown or not joins:
+    if unknown:
         raise ValueError(f"unknown joins {sorted(unknown)}: choose from {sorted(JOINS)}")
     registry = registry or default_registry(settings)
     metrics = metrics or WorkerMetrics.create()
@@ -117,7 +119,7 @@ def create_app(
     )
     positions.install(app, JoinConsumer)  # before anything asks for the consumer
     for kind in JOINS:
-        if kind in joins:
+        if not joins or kind in joins:
             process, output = JOINS[kind]
             _wire(app, kind, join_sources(registry, kind), output, process, registry, settings,
                   metrics)

@@ -224,7 +224,7 @@ class BenchWorker(WorkerProcess):
                          {**access.worker_env, **(extra_env or {}),
                           "EXCHANGE_WORKER_METRICS_PORT": str(self.metrics_port),
                           "EXCHANGE_WORKER_STATS_INTERVAL_SECONDS": "0"}, joins)
-        self.group = app_id_for(app_id, joins or tuple(JOINS))
+        self.group = app_id_for(app_id, joins)
 
     def check(self) -> None:
         """Raise, with its log, if the worker has died."""
