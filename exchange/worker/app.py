@@ -120,9 +120,7 @@ def create_app(
     positions.install(app, JoinConsumer)  # before anything asks for the consumer
     for kind in JOINS:
         if not joins or kind in joins:
-            process, output = JOINS[kind]
-            _wire(app, kind, join_sources(registry, kind), output, process, registry, settings,
-                  metrics)
+            _wire(app, kind, registry, settings, metrics)
     return app
 
 
@@ -147,7 +145,7 @@ def faust_app(settings: Settings, datadir: Path, app_id: str | None = None,
         producer_linger=0.0,
         # Faust's default (1,200 s) is also how long a produce request to a broker that died
         # is waited for: the fault suite's worker stalled behind one. After 30 s the send
-        # fails and the batch sends it again (see confirm).
+        # fails and the batch sends it again (see exchange.worker.outbox).
         producer_request_timeout=30.0,
         stream_buffer_maxsize=8192,
         # The heartbeat runs in Faust's consumer thread, so a long batch in the agent does
@@ -313,13 +311,12 @@ def _incoming(record: Any) -> Incoming:
 def _wire(
     app: faust.App,
     kind: str,
-    source_topics: Sequence[str],
-    output_topic: str,
-    process: Processor,
     registry: SchemaRegistry,
     settings: Settings,
     metrics: WorkerMetrics,
 ) -> None:
+    process, output_topic = JOINS[kind]
+    source_topics = join_sources(registry, kind)
     source = app.topic(*source_topics, key_serializer="raw", value_serializer="raw")
     for name in (output_topic, DEAD_LETTER, OWNER_LINKS, OWNER_SNAPSHOTS, PROBE_REPLIES):
         app.topic(name, key_serializer="raw", value_serializer="raw")  # declared, not wrapped
