@@ -324,7 +324,9 @@ def _wire(
 
     class Table(faust.Table[bytes, Any]):
         def _changelog_topic_name(self) -> str:
-            return changelog  # Faust's would be named by this app's id (see app_id_for)
+            # Faust's would be named by this app's id (see app_id_for); this one is
+            # pre-created (ensure_worker_topics) and granted by the worker's id prefix.
+            return changelog
 
     table = Table(app, name=table_name(kind), default=None, key_type=bytes,
                   beacon=app.tables.beacon, partitions=settings.topic_partitions)
@@ -334,9 +336,6 @@ def _wire(
     # Faust's buffered send_soon path took ~100 ms per batch to drain under load (measured
     # with exchange_batch_confirm_seconds), and only logs a send that fails.
     store: Any = table.data
-    changelog_name = table.changelog_topic.get_topic_name()
-    if changelog_name != changelog:  # pre-created (ensure_worker_topics), granted by prefix
-        raise RuntimeError(f"Faust names the changelog {changelog_name}, not {changelog}")
     if store._encode_key(b"\x00key") != b"\x00key":  # keys are written as they are
         raise RuntimeError(f"the table {table.name} encodes its bytes keys")
     write = _store_writer(store)
@@ -408,7 +407,7 @@ def _wire(
         """
         with metrics.confirm_seconds.labels(kind, "outputs").time():
             await outbox.flush(batch.outputs)
-        changelog: list[Outgoing] = []
+        entries: list[Outgoing] = []
         for partition, result in batch.results:
             changed = []
             for key, record in (*result.records.items(), *result.unchanged.items()):
@@ -417,11 +416,10 @@ def _wire(
                 cache.put(key, record)
                 if pending.get(key) is record:  # a later batch may have changed it since
                     del pending[key]
-                changelog.append(Outgoing(changelog_name, key_bytes, value_bytes, None,
-                                          partition))
+                entries.append(Outgoing(changelog, key_bytes, value_bytes, None, partition))
             write(partition, changed)
         with metrics.confirm_seconds.labels(kind, "changelog").time():
-            written = await outbox.flush(changelog)
+            written = await outbox.flush(entries)
         # What Faust's own changelog callback records: where a restore of the local store
         # may start (the store keeps it per partition).
         last_offsets: dict[int, int] = {}
@@ -429,7 +427,7 @@ def _wire(
             last_offsets[sent.partition] = max(sent.last_offset,
                                                last_offsets.get(sent.partition, -1))
         for partition, offset in last_offsets.items():
-            store.set_persisted_offset(TP(changelog_name, partition), offset)
+            store.set_persisted_offset(TP(changelog, partition), offset)
 
     # The source topics are subscribed, but their records go to the intake, not to a stream.
     app.topics.add(source)
