@@ -435,17 +435,23 @@ def _wire(
     consumer: Any = app.consumer
     consumer.add_intake(intake)
 
-    async def committed(batch: Folded, token: Any) -> None:
-        """Commit ``batch``, then acknowledge it. A stop (cancellation) leaves it
-        unacknowledged, to be read again, and so must a failure, which ends the process
-        (the join must not go on past it)."""
+    @contextmanager
+    def unacknowledged_unless_done(token: Any) -> Iterator[None]:
+        """A batch that a stop (cancellation) interrupts in this block stays unacknowledged,
+        to be read again, and so does one that fails, which ends the process (the join must
+        not go on past it)."""
         try:
-            await commit(batch)
+            yield
         except asyncio.CancelledError:
             consumer.release_batch(token)
             raise
         except Exception as exc:  # noqa: BLE001 - anything: never acknowledge this batch
             _die(kind, exc)
+
+    async def committed(batch: Folded, token: Any) -> None:
+        """Commit ``batch``, then acknowledge it."""
+        with unacknowledged_unless_done(token):
+            await commit(batch)
         consumer.ack_batch(token, batch.records)
 
     async def join() -> None:
@@ -466,15 +472,10 @@ def _wire(
                 if not records:
                     continue
                 token = consumer.track_batch(len(records))
-                try:
+                with unacknowledged_unless_done(token):
                     batch = fold(records)
                     if before is not None:
                         await before
-                except asyncio.CancelledError:
-                    consumer.release_batch(token)
-                    raise
-                except Exception as exc:  # noqa: BLE001 - see committed
-                    _die(kind, exc)
                 before = asyncio.ensure_future(committed(batch, token))
             if before is not None:
                 await before
