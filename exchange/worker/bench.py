@@ -41,7 +41,6 @@ from exchange.worker.bench_kit import (
     Subject,
     batch_stats,
     committed_all,
-    consumer_groups,
     end_offsets,
     output_span,
     send_all,
@@ -78,7 +77,7 @@ def throughput(access: Access, subject: Subject, sources: list[str], counted: li
     ``counted`` over the time from its first output to its last, once it has committed
     everything (start-up and group join excluded). Also the batch statistics.
     """
-    groups = consumer_groups(subject, sources)
+    groups = subject.groups(sources)
     for group, topics in groups.items():
         start_at_end(access.admin, group, topics)
     starts = end_offsets(access.admin, counted)

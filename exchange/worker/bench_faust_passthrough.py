@@ -21,10 +21,11 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from exchange.worker.bench_kit import OneGroup
 from exchange.worker.bench_passthrough import PASS_OUT
 
 
-class FaustPassthrough:
+class FaustPassthrough(OneGroup):
     """The Faust copy as a child process, with the group (app id) ``group``."""
 
     def __init__(self, bootstrap: str, topics: list[str], group: str, log_dir: Path,

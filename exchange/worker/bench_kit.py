@@ -28,10 +28,14 @@ Options = Mapping[str, Any]
 
 
 class Subject(Protocol):
-    """What is measured: a consumer group that republishes what it reads (the worker, a
+    """What is measured: consumer groups that republish what they read (the worker, a
     passthrough)."""
 
-    group: str
+    group: str  # its name in messages
+
+    def groups(self, sources: list[str]) -> dict[str, list[str]]:
+        """Each consumer group of the subject and the topics of ``sources`` it reads."""
+        ...
 
     def start(self) -> None: ...
     def check(self) -> None: ...
@@ -79,6 +83,15 @@ class Access:
             worker.worker_app_id,
             {d: kafka.client_settings(d).kafka_client_options() for d in departments},
         )
+
+
+class OneGroup:
+    """A subject that reads all its sources as one consumer group, ``group``."""
+
+    group: str
+
+    def groups(self, sources: list[str]) -> dict[str, list[str]]:
+        return {self.group: sources}
 
 
 def worker_sources(registry: SchemaRegistry) -> list[str]:
@@ -212,7 +225,7 @@ def _timestamp_at(consumer: Any, tp: Any, offset: int) -> int:
     raise TimeoutError(f"no message at {tp.topic}[{tp.partition}]@{offset}")
 
 
-class BenchWorker(WorkerProcess):
+class BenchWorker(OneGroup, WorkerProcess):
     """``exchange worker`` as its principal, with its metrics endpoint on a free port."""
 
     def __init__(self, access: Access, app_id: str, data_dir: Path,
@@ -260,7 +273,7 @@ class SplitWorker:
                       for kind in JOINS}
         self._registry = registry
 
-    def groups(self, sources: Iterable[str]) -> dict[str, list[str]]:
+    def groups(self, sources: list[str]) -> dict[str, list[str]]:
         """Each process's consumer group and the topics of ``sources`` it reads."""
         wanted = set(sources)
         return {part.group: [t for t in join_sources(self._registry, kind) if t in wanted]
@@ -285,13 +298,6 @@ class SplitWorker:
             for name, value in part.metrics().items():
                 out[name] += value
         return dict(out)
-
-
-def consumer_groups(subject: Subject, sources: list[str]) -> dict[str, list[str]]:
-    """Each consumer group of ``subject`` and the topics of ``sources`` it reads."""
-    if isinstance(subject, SplitWorker):
-        return subject.groups(sources)
-    return {subject.group: sources}
 
 
 def batch_stats(before: Mapping[str, float], after: Mapping[str, float]) -> dict[str, Any]:

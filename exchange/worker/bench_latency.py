@@ -29,7 +29,6 @@ from exchange.worker.bench_kit import (
     Access,
     Subject,
     batch_stats,
-    consumer_groups,
     department_of,
     department_producers,
     partitions,
@@ -158,7 +157,7 @@ def measure(access: Access, subject: Subject, sources: list[str], outputs: list[
             drain_seconds: float = 60.0) -> LatencyRun:
     """Warm ``subject`` up on ``messages[:warmup]``, then measure the rest at ``rate``/s."""
     reader = _tail(access.reader, outputs)
-    for group, topics in consumer_groups(subject, sources).items():
+    for group, topics in subject.groups(sources).items():
         start_at_end(access.admin, group, topics)
     publishers = department_producers(access, messages, linger_ms=0)
     subject.start()

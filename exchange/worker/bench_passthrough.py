@@ -11,10 +11,12 @@ import threading
 from collections.abc import Mapping
 from typing import Any
 
+from exchange.worker.bench_kit import OneGroup
+
 PASS_OUT = "bench.passthrough.v1"
 
 
-class Passthrough:
+class Passthrough(OneGroup):
     """Copies ``topics`` to :data:`PASS_OUT` in a thread of its own, committing each batch."""
 
     def __init__(self, options: Mapping[str, Any], topics: list[str], group: str) -> None:
