@@ -100,10 +100,12 @@ class Outbox:
         each batch to the producer; (topic, its messages, its delivery future) per batch."""
         producer = self._producer()
         by_partition: dict[tuple[str, int], list[Outgoing]] = defaultdict(list)
+        keyed = {m.topic for m in messages if m.partition is None}
+        partitions = {topic: await self._partitions_of(producer, topic) for topic in keyed}
         for message in messages:
             partition = message.partition
             if partition is None:
-                partition = await self._partition_of(producer, message.topic, message.key)
+                partition = self._partition_of(producer, partitions[message.topic], message.key)
             by_partition[message.topic, partition].append(message)
         submitted = []
         for (topic, partition), group in by_partition.items():
@@ -122,13 +124,18 @@ class Outbox:
                               await producer.send_batch(batch, topic, partition=partition)))
         return submitted
 
-    async def _partition_of(self, producer: Any, topic: str, key: bytes | None) -> int:
-        """The partition the producer's default partitioner picks for ``key``."""
+    async def _partitions_of(self, producer: Any, topic: str) -> list[int]:
+        """The partitions of ``topic``, asked of the broker once."""
         partitions = self._partitions.get(topic)
         if partitions is None:
             await producer.client._wait_on_metadata(topic)
             partitions = sorted(producer.client.cluster.partitions_for_topic(topic))
             self._partitions[topic] = partitions
+        return partitions
+
+    def _partition_of(self, producer: Any, partitions: list[int], key: bytes | None) -> int:
+        """The partition of ``partitions`` the producer's default partitioner picks for
+        ``key``."""
         if key is None:  # no key, no order to keep: any partition
             return int(producer._partitioner(None, partitions, partitions))
         hashed = self._hashes.get(key)
