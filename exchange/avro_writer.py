@@ -69,7 +69,8 @@ def _boolean(v: Any, buf: bytearray) -> None:
         raise Invalid(f"expected boolean, got {show(v)}")
 
 
-def _string(v: Any, buf: bytearray) -> None:
+def write_string(v: Any, buf: bytearray) -> None:
+    """A string: its UTF-8 length, then its bytes."""
     if type(v) is not str:
         raise Invalid(f"expected string, got {show(v)}")
     data = v.encode()
@@ -110,7 +111,7 @@ def _null(v: Any, buf: bytearray) -> None:
 PRIMITIVE_WRITERS: dict[str, Writer] = {
     "null": _null, "boolean": _boolean, "int": _integer("int", INT_RANGE),
     "long": _integer("long", LONG_RANGE), "float": _real("<f", "float"),
-    "double": _real("<d", "double"), "bytes": _bytes, "string": _string,
+    "double": _real("<d", "double"), "bytes": _bytes, "string": write_string,
 }
 
 
@@ -217,7 +218,7 @@ def _map(inner: Writer) -> Writer:
             write_long(len(v), buf)
             for key, item in v.items():
                 try:
-                    _string(key, buf)
+                    write_string(key, buf)
                     inner(item, buf)
                 except Invalid as exc:
                     exc.path.insert(0, f"[{key!r}]")

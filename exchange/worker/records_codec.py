@@ -19,7 +19,7 @@ import fastavro
 import orjson
 from fastavro.schema import fingerprint, to_parsing_canonical_form
 
-from exchange.avro_writer import write_long
+from exchange.avro_writer import write_long, write_string
 from exchange.codec_rules import INT_RANGE
 from exchange.errors import DecodeError
 from exchange.settings import REPO_ROOT
@@ -103,14 +103,9 @@ def encode_with_fastavro(record: dict[str, Any]) -> bytes:
     return out.getvalue()
 
 
-def _text(value: str, buf: bytearray) -> None:
-    data = value.encode()
-    write_long(len(data), buf)
-    buf += data
-
-
 def _json(value: Any, buf: bytearray) -> None:
-    """``value`` as :func:`_text` writes :func:`_dump` of it, without decoding orjson's UTF-8."""
+    """``value`` as ``write_string`` writes :func:`_dump` of it, without decoding orjson's
+    UTF-8."""
     data = orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
     write_long(len(data), buf)
     buf += data
@@ -130,7 +125,7 @@ def _completeness(key: bytes, buf: bytearray) -> None:
     completeness = orjson.loads(key)
     write_long(len(completeness), buf)
     for department, state in completeness.items():
-        _text(department, buf)
+        write_string(department, buf)
         _texts(state["arrived"], buf)
         _texts(state["missing"], buf)
     buf.append(0)
@@ -157,7 +152,7 @@ class _Kept(dict[Any, bytes]):
 
 
 #: The names, ids and times of a record's history, facts and sources.
-_PIECES = _Kept(_text)
+_PIECES = _Kept(write_string)
 #: The JSON of the string values of sources (names, addresses, dates, codes): one lookup
 #: instead of a dump and its encoding each.
 _VALUES = _Kept(_json)
@@ -179,13 +174,13 @@ def encode(record: dict[str, Any]) -> bytes:
     buf = bytearray(MAGIC)
     buf += _schema()[1]
     write_long(_KINDS[record["kind"]], buf)
-    _text(record["key"], buf)
+    write_string(record["key"], buf)
     status = record.get("status")
     if status is None:
         buf.append(0)
     else:
         buf.append(2)
-        _text(status, buf)
+        write_string(status, buf)
     fields = record["fields"]
     if fields:
         write_long(len(fields), buf)
@@ -216,15 +211,15 @@ def encode(record: dict[str, Any]) -> bytes:
     if conflicts:
         write_long(len(conflicts), buf)
         for conflict in conflicts:
-            _text(conflict["attribute"], buf)
-            values = conflict["values"]
-            if values:
-                write_long(len(values), buf)
-                for val in values:
-                    _text(val["department"], buf)
+            write_string(conflict["attribute"], buf)
+            claimed = conflict["values"]
+            if claimed:
+                write_long(len(claimed), buf)
+                for val in claimed:
+                    write_string(val["department"], buf)
                     _json(val["value"], buf)
-                    _text(val["event_id"], buf)
-                    _text(val["occurred_at"], buf)
+                    write_string(val["event_id"], buf)
+                    write_string(val["occurred_at"], buf)
             buf.append(0)
     buf.append(0)
     history = record["history"]
