@@ -3,24 +3,25 @@
 Two joins, one per record kind. Each consumes its department topics plus one repartition
 topic of the foreign-key join, takes what arrived since its last batch from its intake (the
 records come in bulk from the fetch, not through Faust's per-message stream: see
-:mod:`exchange.worker.intake`), folds the batch into its table through
-:mod:`exchange.worker.processor`, and sends the changed records to the compacted output topic.
-The joins only wire: every decision is in the processor and the merge core.
+:mod:`exchange.worker.intake`), folds the batch into an open window through
+:mod:`exchange.worker.processor`, and when it has caught up (or the window is full) commits
+the window: the changed records to the compacted output topic, then to its table. The joins
+only wire: every decision is in the processor and the merge core.
 
 Processing guarantee: at-least-once with an idempotent merge. A batch is acknowledged (and
-so committed) only after its outputs, its join messages and its table's changelog are
-confirmed by the broker, outputs before the table is written (see ``handle``); a message
+so committed) only after the outputs, join messages and table changelog of its window are
+confirmed by the broker, outputs before the table is written (see ``commit``); a message
 redelivered after a crash is folded again and changes nothing, because the record remembers
-the event ids it has applied. A stop leaves the batch in hand unacknowledged; a failure ends
-the process (see ``join`` in :func:`_wire`).
+the event ids it has applied. A stop leaves the batches of the open window and of the window
+being committed unacknowledged; a failure ends the process (see ``join`` in :func:`_wire`).
 """
-
 from __future__ import annotations
 
 import asyncio
 import gc
 import logging
 import os
+import time
 import weakref
 from collections import OrderedDict, defaultdict
 from collections.abc import Callable, Iterator, Sequence
@@ -53,22 +54,13 @@ from exchange.worker import positions, records_codec
 from exchange.worker.intake import Intake, JoinConsumer
 from exchange.worker.metrics import WorkerMetrics, scan
 from exchange.worker.outbox import Outbox, Outgoing
-from exchange.worker.processor import (
-    BatchResult,
-    Incoming,
-    Processor,
-    process_enterprise_batch,
-    process_property_batch,
-)
+from exchange.worker.processor import KINDS, BatchResult, Incoming, Window
 
 log = logging.getLogger(__name__)
 
 
-#: Per record kind: what its join folds, and where its records go.
-JOINS: dict[str, tuple[Processor, str]] = {
-    "enterprise": (process_enterprise_batch, ENTERPRISE_OUT),
-    "property": (process_property_batch, PROPERTY_OUT),
-}
+#: Per record kind: where its join sends its records.
+JOINS: dict[str, str] = {"enterprise": ENTERPRISE_OUT, "property": PROPERTY_OUT}
 
 
 def join_sources(registry: SchemaRegistry, kind: str) -> list[str]:
@@ -286,12 +278,28 @@ class RecordCache:
 
 @dataclass(frozen=True, slots=True)
 class Folded:
-    """A batch folded and not yet committed: its records (aiokafka's), the processor's results
-    per partition, and the messages to send for them."""
+    """A window closed and not yet committed: its batches (their tokens and records,
+    aiokafka's), the processor's results per partition, and the messages to send for them."""
 
-    records: Sequence[Any]
+    batches: list[tuple[Any, Sequence[Any]]]
     results: list[tuple[int, BatchResult]]
     outputs: list[Outgoing]
+
+
+class Open:
+    """The batches folded since the last window closed: a window per partition (a table
+    reads and writes one partition at a time, see ``_tables_at``), and each batch's
+    records with the token that keeps a rebalance waiting for them."""
+
+    def __init__(self) -> None:
+        self.windows: dict[int, Window] = {}
+        self.batches: list[tuple[Any, Sequence[Any]]] = []
+        self.messages = 0
+        self.since = 0.0  # monotonic time of its first batch
+        self.generation = -1  # the consumer generation its batches were taken in
+
+    def __bool__(self) -> bool:
+        return bool(self.batches)
 
 
 def _die(kind: str, exc: BaseException) -> NoReturn:
@@ -315,7 +323,7 @@ def _wire(
     settings: Settings,
     metrics: WorkerMetrics,
 ) -> None:
-    process, output_topic = JOINS[kind]
+    output_topic = JOINS[kind]
     source_topics = join_sources(registry, kind)
     source = app.topic(*source_topics, key_serializer="raw", value_serializer="raw")
     for name in (output_topic, DEAD_LETTER, OWNER_LINKS, OWNER_SNAPSHOTS, PROBE_REPLIES):
@@ -366,19 +374,31 @@ def _wire(
     def lookup(key: str) -> dict[str, Any] | None:
         return pending.get(key) or cache.get(key, lambda: load(key))
 
-    def fold(records: Sequence[Any]) -> Folded:
-        """Fold one batch: its results, and the messages to send for them (not yet sent)."""
+    def fold(window: Open, records: Sequence[Any], token: Any) -> None:
+        """Fold one batch into the open window."""
         # A table reads and writes the changelog partition (and RocksDB partition) of the
         # current event; a batch spans partitions, so each partition's group goes under its own.
         by_partition: dict[int, list[Incoming]] = defaultdict(list)
         for record in records:
             by_partition[record.partition].append(_incoming(record))
-        done: list[tuple[int, BatchResult]] = []
-        sends: list[Outgoing] = []
+        if not window:
+            window.since, window.generation = time.monotonic(), token.generation
+        window.batches.append((token, records))
+        window.messages += len(records)
         for partition, group in by_partition.items():
+            folding = window.windows.get(partition)
+            if folding is None:
+                folding = window.windows[partition] = Window(KINDS[kind], lookup, registry)
             # table reads go to the RocksDB partition of the group
             with _tables_at(partition), metrics.merge_seconds.labels(kind).time():
-                result = process(group, lookup, registry)
+                folding.fold(group)
+
+    def close(window: Open) -> Folded:
+        """The window's results, and the messages to send for them (not yet sent)."""
+        done: list[tuple[int, BatchResult]] = []
+        sends: list[Outgoing] = []
+        for partition, folding in window.windows.items():
+            result = folding.result()
             done.append((partition, result))
             for key, record in result.records.items():
                 pending[key] = record
@@ -393,8 +413,8 @@ def _wire(
                 log.warning("dead letter %s[%d]@%d: %s: %s", dl.incoming.topic,
                             dl.incoming.partition, dl.incoming.offset, dl.error_class,
                             dl.reason)
-            metrics.record_batch(kind, len(group), result)
-        return Folded(records, done, sends)
+            metrics.record_batch(kind, folding.messages, result)
+        return Folded(window.batches, done, sends)
 
     async def commit(batch: Folded) -> None:
         """Return only once everything ``batch`` produced is on the broker and in the table.
@@ -436,31 +456,64 @@ def _wire(
     consumer.add_intake(intake)
 
     @contextmanager
-    def unacknowledged_unless_done(token: Any) -> Iterator[None]:
-        """A batch that a stop (cancellation) interrupts in this block stays unacknowledged,
-        to be read again, and so does one that fails, which ends the process (the join must
-        not go on past it)."""
+    def unacknowledged_unless_done(batches: list[tuple[Any, Sequence[Any]]]) -> Iterator[None]:
+        """Batches that a stop (cancellation) interrupts in this block stay unacknowledged,
+        to be read again, and so do they if it fails, which ends the process (the join must
+        not go on past them)."""
         try:
             yield
         except asyncio.CancelledError:
-            consumer.release_batch(token)
+            for token, _ in batches:
+                consumer.release_batch(token)
             raise
-        except Exception as exc:  # noqa: BLE001 - anything: never acknowledge this batch
+        except Exception as exc:  # noqa: BLE001 - anything: never acknowledge these batches
             _die(kind, exc)
 
-    async def committed(batch: Folded, token: Any) -> None:
-        """Commit ``batch``, then acknowledge it."""
-        with unacknowledged_unless_done(token):
-            await commit(batch)
-        consumer.ack_batch(token, batch.records)
+    async def committed(window: Folded) -> None:
+        """Commit ``window``, then acknowledge its batches."""
+        with unacknowledged_unless_done(window.batches):
+            await commit(window)
+        for token, records in window.batches:
+            consumer.ack_batch(token, records)
+
+    def full(window: Open) -> bool:
+        """Whether the open window must close although more records are waiting."""
+        return (window.messages >= settings.worker_window_messages
+                or time.monotonic() - window.since >= settings.worker_window_seconds)
 
     async def join() -> None:
-        """Fold batch after batch; each batch is folded while the one before is committed
-        (waiting for the broker), and committed only after it, so outputs, table writes and
-        acknowledgements keep the batches' order."""
-        before: asyncio.Task[None] | None = None  # the commit of the batch before
+        """Fold batch after batch into a window, and commit the window when the join has
+        caught up with its intake or the window is full (see :class:`Window`); each window
+        is committed after the one before it, so outputs, table writes and acknowledgements
+        keep their order. A window is folded while the one before it is committed (waiting
+        for the broker), and closes as soon as that commit ends if nothing is waiting."""
+        before: asyncio.Task[None] | None = None  # the commit of the window before
+        window = Open()
+
+        async def commit_window() -> None:
+            # Closed (its records encoded) while the window before is still committed, then
+            # committed once that one is: at most one window waits behind the broker.
+            nonlocal before, window
+            closing, window = window, Open()
+            with unacknowledged_unless_done(closing.batches):
+                folded = close(closing)
+                if before is not None:
+                    await before
+            before = asyncio.ensure_future(committed(folded))
+
         try:
             while not app.should_stop:
+                if window and (not len(intake) or app.rebalancing):
+                    # Caught up (or a rebalance waits for these batches): commit the window
+                    # once the window before it is committed; fold what arrives meanwhile.
+                    if before is None or before.done() or app.rebalancing:
+                        await commit_window()
+                    else:
+                        arrival = asyncio.ensure_future(intake.wait(timeout=1.0))
+                        await asyncio.wait((arrival, before),
+                                           return_when=asyncio.FIRST_COMPLETED)
+                        arrival.cancel()
+                    continue
                 if not await intake.wait(timeout=1.0):
                     continue  # look for a stop now and then
                 if app.rebalancing:
@@ -468,19 +521,28 @@ def _wire(
                     # rebalance ends (what was fetched before it is dropped, and read again).
                     await asyncio.sleep(0.05)
                     continue
+                if window and window.generation != app.consumer_generation_id:
+                    # A rebalance came and went: the window's records may be of partitions
+                    # that were another worker's meanwhile; none is folded further.
+                    await commit_window()
+                    continue
                 records = intake.take(settings.worker_batch_size, app.consumer_generation_id)
                 if not records:
                     continue
                 token = consumer.track_batch(len(records))
-                with unacknowledged_unless_done(token):
-                    batch = fold(records)
-                    if before is not None:
-                        await before
-                before = asyncio.ensure_future(committed(batch, token))
+                with unacknowledged_unless_done([(token, records)]):
+                    fold(window, records, token)
+                if full(window):
+                    await commit_window()
+            for token, _ in window.batches:  # stopping: folded, not committed, read again
+                consumer.release_batch(token)
+            window = Open()
             if before is not None:
                 await before
         except asyncio.CancelledError:
-            pending.clear()  # folded batches that were not committed: read again
+            pending.clear()  # folded windows that were not committed: read again
+            for token, _ in window.batches:
+                consumer.release_batch(token)
             if before is not None:
                 before.cancel()
             raise

@@ -1,9 +1,10 @@
 """One batch of messages in, changed records and messages to send out: no Faust in here.
 
 The agents only wire (read a batch, call these functions, write the table, send the result),
-so everything that decides something is testable without a broker. Within a batch each key's
-record is loaded once, folded with all its events, and written once: the record cache that
-Kafka Streams uses to save changelog and output traffic.
+so everything that decides something is testable without a broker. Within a batch, or a
+window of batches (:class:`Window`), each key's record is loaded once, folded with all its
+events, and written once: the record cache that Kafka Streams uses to save changelog and
+output traffic.
 """
 
 from __future__ import annotations
@@ -165,31 +166,65 @@ def _links(key: str, old: Record | None, new: Record) -> list[tuple[str, str, by
 
 ENTERPRISE = _Kind("enterprise", OWNER_LINKS, _fold_owner_link, _snapshots)
 PROPERTY = _Kind("property", OWNER_SNAPSHOTS, _fold_owner_snapshot, _links)
+KINDS = {kind.name: kind for kind in (ENTERPRISE, PROPERTY)}
+
+
+class Window:
+    """Batches of one record kind folded together, and what they changed as one result.
+
+    Kafka Streams' record cache: each key's record is loaded once per window, folded with
+    all the window's events, and its changed record comes out once, however many of the
+    window's events changed it; the join messages it causes are decided once, from the
+    record as the window found it and as it leaves it (the join is a semilattice, see
+    :mod:`exchange.merge.join`, so the intermediate versions add nothing). The worker keeps a
+    window open while it is behind and closes it when it has caught up, so under a backlog a
+    record is encoded, sent and written once for many events.
+    """
+
+    def __init__(self, kind: _Kind, lookup: Lookup, registry: SchemaRegistry) -> None:
+        self.kind = kind
+        self.messages = 0
+        self._cache = _Cache(lookup)
+        self._codec = codec.codec_for(registry)
+        self._dead_letters: list[DeadLetter] = []
+        self._applied: Counter[str] = Counter()
+        self._probes: list[tuple[str, str, bytes]] = []
+
+    def fold(self, batch: list[Incoming]) -> None:
+        """Fold department facts and the other side's join messages into the window."""
+        kind, cache, codec_ = self.kind, self._cache, self._codec
+        for incoming in batch:
+            try:
+                if incoming.topic == PROBE:  # the end-to-end probe: echoed, nothing else
+                    key = (incoming.key or b"").decode()
+                    self._probes.append((PROBE_REPLIES, key, incoming.value or b""))
+                elif incoming.topic == kind.join_topic:
+                    kind.fold_join(cache, incoming.value)
+                else:
+                    event = decode_event(incoming, codec_, kind.name)
+                    cache.put(event.key, merge.merge(cache.get(event.key), event))
+                    self._applied[event.department] += 1
+            except Exception as exc:  # noqa: BLE001 - see _dead
+                self._dead_letters.append(_dead(incoming, exc))
+        self.messages += len(batch)
+
+    def result(self) -> BatchResult:
+        """What the window's batches changed, and what must be sent because of it."""
+        result = BatchResult(dead_letters=self._dead_letters, applied=self._applied)
+        result.outgoing.extend(self._probes)
+        for key, (old, new) in self._cache.changed().items():
+            result.records[key] = new
+            result.outgoing.extend(self.kind.derived(key, old, new))
+        result.unchanged = self._cache.unchanged()
+        return result
 
 
 def process_batch(kind: _Kind, batch: list[Incoming], lookup: Lookup,
                   registry: SchemaRegistry) -> BatchResult:
     """Fold department facts and the other side's join messages into records of ``kind``."""
-    result, cache = BatchResult(), _Cache(lookup)
-    codec_ = codec.codec_for(registry)
-    for incoming in batch:
-        try:
-            if incoming.topic == PROBE:  # the end-to-end probe: echoed, nothing else
-                key = (incoming.key or b"").decode()
-                result.outgoing.append((PROBE_REPLIES, key, incoming.value or b""))
-            elif incoming.topic == kind.join_topic:
-                kind.fold_join(cache, incoming.value)
-            else:
-                event = decode_event(incoming, codec_, kind.name)
-                cache.put(event.key, merge.merge(cache.get(event.key), event))
-                result.applied[event.department] += 1
-        except Exception as exc:  # noqa: BLE001 - see _dead
-            result.dead_letters.append(_dead(incoming, exc))
-    for key, (old, new) in cache.changed().items():
-        result.records[key] = new
-        result.outgoing.extend(kind.derived(key, old, new))
-    result.unchanged = cache.unchanged()
-    return result
+    window = Window(kind, lookup, registry)
+    window.fold(batch)
+    return window.result()
 
 
 def process_enterprise_batch(

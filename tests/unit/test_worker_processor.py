@@ -116,3 +116,49 @@ def test_records_handed_to_the_processor_are_never_changed_in_place() -> None:
         queue.extend(Incoming(topic, 0, 0, key.encode(), value)
                      for topic, key, value in result.outgoing)
     assert folded > len(_messages(seed=4)), "join messages should have been folded too"
+
+
+def _windowed(messages: list[tuple[str, bytes, bytes, str | None]], batch: int, window: int
+              ) -> tuple[dict[str, dict[str, dict]], int]:
+    """Both sides of the join folded as the worker folds them: batches of ``batch`` messages,
+    ``window`` batches per window, each window's join messages fed to the other side after
+    it. The final tables, and how many records the windows put out."""
+    from exchange.topics import OWNER_LINKS
+    from exchange.worker.processor import ENTERPRISE, PROPERTY, Window
+
+    registry = default_registry()
+    kinds = {"enterprise": ENTERPRISE, "property": PROPERTY}
+    tables: dict[str, dict[str, dict]] = {"enterprise": {}, "property": {}}
+    queues: dict[str, list[Incoming]] = {"enterprise": [], "property": []}
+    for i, (topic, key, value, _) in enumerate(messages):
+        side = "enterprise" if topic.endswith(".enterprise") else "property"
+        queues[side].append(Incoming(topic, 0, i, key, value))
+    published = 0
+    while any(queues.values()):
+        for side, kind in kinds.items():
+            todo, queues[side] = queues[side], []
+            for start in range(0, len(todo), batch * window):
+                folding = Window(kind, tables[side].get, registry)
+                for at in range(start, min(start + batch * window, len(todo)), batch):
+                    folding.fold(todo[at:at + batch])
+                result = folding.result()
+                tables[side].update(result.records)
+                published += len(result.records)
+                for topic, key, value in result.outgoing:
+                    other = "enterprise" if topic == OWNER_LINKS else "property"
+                    queues[other].append(Incoming(topic, 0, 0, key.encode(), value))
+    return tables, published
+
+
+def test_a_window_of_batches_gives_the_records_of_one_message_at_a_time() -> None:
+    """A window folds many batches and puts each changed record out once, with the join
+    messages decided from where the window began and ended: the tables still converge to
+    the reference, and fewer records go out."""
+    messages = [m for m in _messages(seed=6) if m[3] is None]
+    reference = _join(messages)
+    per_batch, sent_per_batch = _windowed(messages, batch=7, window=1)
+    windowed, sent_windowed = _windowed(messages, batch=7, window=9)
+    for tables in (per_batch, windowed):
+        assert tables["enterprise"] == reference.enterprises
+        assert tables["property"] == reference.properties
+    assert sent_windowed < sent_per_batch
