@@ -137,10 +137,11 @@ class OutputReader:
     """Reads the output topics incrementally; keeps the latest record per key.
 
     ``consumer_options`` go to the ``KafkaConsumer``; subclasses see every message through
-    :meth:`on_dead_letter`, :meth:`on_output` and :meth:`on_record`.
+    :meth:`on_dead_letter`, :meth:`on_output` and :meth:`on_record`. ``from_end``: skip what
+    the topics hold already (earlier runs on the same broker), read only what comes next.
     """
 
-    def __init__(self, bootstrap: str, **consumer_options: Any) -> None:
+    def __init__(self, bootstrap: str, from_end: bool = False, **consumer_options: Any) -> None:
         from kafka import KafkaConsumer
 
         self.consumer = KafkaConsumer(ENTERPRISE_OUT, PROPERTY_OUT, DEAD_LETTER,
@@ -149,6 +150,18 @@ class OutputReader:
                                       group_id=None, **consumer_options)
         self.records: dict[str, dict[str, dict[str, Any]]] = {"enterprise": {}, "property": {}}
         self.dead_letters: list[dict[str, str]] = []
+        if from_end:
+            self._skip_to_end()
+
+    def _skip_to_end(self, timeout: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout
+        while not self.consumer.assignment():  # subscribed: assigned by the first polls
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"no partitions of the output topics within {timeout:.0f} s")
+            self.consumer.poll(timeout_ms=200)  # what this returns is skipped anyway
+        self.consumer.seek_to_end()
+        for tp in self.consumer.assignment():
+            self.consumer.position(tp)  # resolved now, not at a later poll
 
     def poll(self, timeout_ms: int = 1000) -> int:
         """Read what has arrived; return the number of messages read."""

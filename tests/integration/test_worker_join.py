@@ -9,11 +9,13 @@ invalid event must be in the dead-letter topic with its reason.
 
 from __future__ import annotations
 
+import urllib.request
 import uuid
 from pathlib import Path
 
 import pytest
 
+from exchange.localbroker import load_localkafka
 from exchange.schemas import default_registry
 from exchange.settings import load_settings
 from exchange.topics import ensure_bus_topics
@@ -46,6 +48,17 @@ def _publish(bootstrap: str, messages: list, events: dict) -> None:
     assert send_raw(bootstrap, bad) == len(bad)
 
 
+def _table_records(port: int) -> dict[str, float]:
+    """The worker's ``exchange_table_records`` gauges, by kind."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as answer:
+        text = answer.read().decode()
+    return {sample.labels["kind"]: sample.value
+            for family in text_string_to_metric_families(text)
+            if family.name == "exchange_table_records" for sample in family.samples}
+
+
 def _step(reader: OutputReader, worker: WorkerProcess) -> None:
     assert worker.alive(), f"the worker died:\n{worker.log_tail()}"
     reader.poll()
@@ -64,8 +77,15 @@ def test_join_survives_kill_and_stop_and_equals_the_reference(
     third = len(messages) // 3
     parts = [messages[:third], messages[third:2 * third], messages[2 * third:]]
     ref = reference_of(messages, registry)
-    worker = WorkerProcess(kafka_bootstrap, f"test-join-{uuid.uuid4().hex[:8]}", tmp_path)
-    reader = OutputReader(kafka_bootstrap)
+    port = load_localkafka().free_ports(1)[0]
+    app_id = f"test-join-{uuid.uuid4().hex[:8]}"
+    # The table gauges scan the table every second: they read what the join wrote.
+    worker = WorkerProcess(kafka_bootstrap, app_id, tmp_path,
+                           {"EXCHANGE_WORKER_METRICS_PORT": str(port),
+                            "EXCHANGE_WORKER_STATS_INTERVAL_SECONDS": "1"})
+    reader = OutputReader(kafka_bootstrap, from_end=True)
+    start_at_end({"bootstrap_servers": kafka_bootstrap.split(",")}, app_id,  # this test's only
+                 [topic for kind in JOINS for topic in join_sources(registry, kind)])
     try:
         for part, stop in ((parts[0], worker.kill), (parts[1], worker.stop)):
             _publish(kafka_bootstrap, part, events)
@@ -94,6 +114,10 @@ def test_join_survives_kill_and_stop_and_equals_the_reference(
         wait_until(converged, 300, lambda: _step(reader, worker),
                    lambda: f"records equal the reference ({differences(ref, reader)} differ) "
                    f"and every invalid event is dead-lettered\n{worker.log_tail()}")
+        expected = {"enterprise": len(ref.enterprises), "property": len(ref.properties)}
+        wait_until(lambda: _table_records(port) == expected, 60, lambda: _step(reader, worker),
+                   lambda: f"table gauges {_table_records(port)} to show {expected}\n"
+                   f"{worker.log_tail()}")
         assert worker.alive(), worker.log_tail()
     finally:
         worker.stop()
@@ -120,7 +144,7 @@ def test_worker_split_by_join_equals_the_reference(kafka_bootstrap: str, tmp_pat
     ref = reference_of(messages, registry)
     app_id = f"test-split-{uuid.uuid4().hex[:8]}"
     workers = [WorkerProcess(kafka_bootstrap, app_id, tmp_path, joins=(kind,)) for kind in JOINS]
-    reader = OutputReader(kafka_bootstrap)
+    reader = OutputReader(kafka_bootstrap, from_end=True)
     for kind in JOINS:  # the groups read only what this test publishes
         start_at_end({"bootstrap_servers": kafka_bootstrap.split(",")}, app_id_for(app_id, (kind,)),
                      join_sources(registry, kind))
