@@ -71,15 +71,3 @@ def test_json_parts_are_written_as_the_standard_library_writes_them(
     for value in samples:
         assert records_codec._dump(value) == json.dumps(
             value, ensure_ascii=False, sort_keys=True, separators=(",", ":")), value
-
-
-def test_the_table_reads_its_avro_and_the_json_of_earlier_versions(
-        records: list[dict[str, Any]]) -> None:
-    """The worker's table holds a record's output bytes; tables written before hold JSON."""
-    import orjson
-
-    from exchange.worker.app import table_record
-
-    for record in records:
-        assert table_record(records_codec.encode(record)) == record
-        assert table_record(orjson.dumps(record)) == record
