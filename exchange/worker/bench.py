@@ -63,64 +63,91 @@ def traffic(registry: SchemaRegistry, enterprises: int, properties: int, seed: i
     return wire_messages(events, registry)[:limit]
 
 
+def warmup_traffic(registry: SchemaRegistry) -> list[WireMessage]:
+    """What a subject drains before it is measured: a few hundred messages of keys of their
+    own (another seed)."""
+    return traffic(registry, 60, 40, seed=13)
+
+
 def department_topics(registry: SchemaRegistry) -> list[str]:
     """The department topics the join consumes (the passthrough copies the same)."""
     return registry.topics("enterprise") + registry.topics("property")
 
 
 def throughput(access: Access, subject: Subject, sources: list[str], counted: list[str],
-               outputs: list[str], messages: list[WireMessage],
+               outputs: list[str], messages: list[WireMessage], warmup: list[WireMessage],
                timeout: float = 900.0) -> tuple[float, dict[str, Any]]:
-    """Messages/s of ``subject`` draining ``messages`` pre-published on its ``sources``.
+    """Messages/s of ``subject`` draining ``messages``, published while it was paused.
 
-    The group starts where this run's messages begin; the rate is the messages on
-    ``counted`` over the time from its first output to its last, once it has committed
-    everything (start-up and group join excluded). Also the batch statistics.
+    The subject's groups start where this run's messages begin, and it first drains
+    ``warmup`` (other messages): its groups have joined, its tables are restored, its code
+    has run. Then it is paused (child processes are stopped with SIGSTOP), ``messages`` are
+    published, and it is resumed. The rate is the messages on ``counted`` over the time from
+    the resume to its last output, once it has committed everything. Nothing of the start-up
+    is measured, and nothing of the drain is left out. (The rate used to run from the first
+    output to the last, which left out the time to the first output: small for a subject
+    that commits every batch, most of the drain's first second for a worker that commits a
+    window of many batches.) Also the batch statistics of the drain.
     """
     groups = subject.groups(sources)
     for group, topics in groups.items():
         start_at_end(access.admin, group, topics)
-    starts = end_offsets(access.admin, counted)
-    send_all(access, messages)
-    started_ms = int(time.time() * 1000)
+    send_all(access, warmup)
     subject.start()
     try:
-        deadline = time.monotonic() + timeout
-        done = False
-        while not done:
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"{subject.group} did not drain in {timeout:.0f} s")
-            subject.check()
-            time.sleep(0.5)
-            # Re-read every end: what the subject sends itself (owner links) counts too.
-            done = all(committed_all(access.admin, group, end_offsets(access.admin, topics))
-                       for group, topics in groups.items())
-        stats = batch_stats({}, subject.metrics())
+        drained(access, subject, groups, timeout)
+        before = subject.metrics()
+        subject.pause()
+        paused = time.time()
+        try:
+            starts = end_offsets(access.admin, counted)
+            send_all(access, messages)
+        finally:
+            resumed = time.time()
+            subject.resume()
+        drained(access, subject, groups, timeout)
+        stats = {**batch_stats(before, subject.metrics()),
+                 "paused_s": round(resumed - paused, 1)}  # the publishing of ``messages``
     finally:
         subject.stop()
     ends = end_offsets(access.admin, counted)
-    first, last = output_span(access.reader, outputs, started_ms)
-    return sum(ends[tp] - starts.get(tp, 0) for tp in ends) / (last - first), stats
+    _, last = output_span(access.reader, outputs, int(resumed * 1000))
+    return sum(ends[tp] - starts.get(tp, 0) for tp in ends) / (last - resumed), stats
+
+
+def drained(access: Access, subject: Subject, groups: dict[str, list[str]],
+            timeout: float) -> None:
+    """Wait until each of ``groups`` has committed the end of its topics."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{subject.group} did not drain in {timeout:.0f} s")
+        subject.check()
+        time.sleep(0.5)
+        # Re-read every end: what the subject sends itself (owner links) counts too.
+        if all(committed_all(access.admin, group, end_offsets(access.admin, topics))
+               for group, topics in groups.items()):
+            return
 
 
 def worker_throughput(access: Access, registry: SchemaRegistry, messages: list[WireMessage],
-                      data_dir: Path) -> tuple[float, dict[str, Any]]:
+                      warmup: list[WireMessage], data_dir: Path) -> tuple[float, dict[str, Any]]:
     """Messages/s of the join worker draining ``messages``, and its batch statistics."""
     worker = BenchWorker(access, access.app_id("join"), data_dir,
                          {"EXCHANGE_WORKER_BATCH_SIZE": "1000"})
     return throughput(access, worker, worker_sources(registry), department_topics(registry),
-                      OUTPUTS, messages)
+                      OUTPUTS, messages, warmup)
 
 
 def split_worker_throughput(access: Access, registry: SchemaRegistry,
-                            messages: list[WireMessage], data_dir: Path
-                            ) -> tuple[float, dict[str, Any]]:
+                            messages: list[WireMessage], warmup: list[WireMessage],
+                            data_dir: Path) -> tuple[float, dict[str, Any]]:
     """Messages/s of the worker split by join (one process per record kind) draining
     ``messages``, and its batch statistics."""
     worker = SplitWorker(access, registry, access.app_id("split"), data_dir,
                          {"EXCHANGE_WORKER_BATCH_SIZE": "1000"})
     return throughput(access, worker, worker_sources(registry), department_topics(registry),
-                      OUTPUTS, messages)
+                      OUTPUTS, messages, warmup)
 
 
 def worker_latency(access: Access, registry: SchemaRegistry, messages: list[WireMessage],
@@ -182,19 +209,20 @@ def main(argv: list[str] | None = None) -> int:
         ensure_topics(settings.kafka_client_options(), [TopicSpec(PASS_OUT)],
                       settings.topic_partitions, settings.topic_replication)
         bulk = traffic(registry, args.bulk, args.bulk * 2 // 3, seed=11)
+        warm = warmup_traffic(registry)
         sources = department_topics(registry)
         print(f"throughput on {len(bulk)} messages: passthrough ...", flush=True)
         base, _ = throughput(access, Passthrough(access.admin, sources, access.app_id("pass")),
-                             sources, sources, [PASS_OUT], bulk)
+                             sources, sources, [PASS_OUT], bulk, warm)
         print("throughput: Faust passthrough ...", flush=True)
         faust_base, _ = throughput(
             access, FaustPassthrough(bootstrap, sources, access.app_id("fpass"),
                                      Path(tmp) / "fpass", access.worker_env),
-            sources, sources, [PASS_OUT], bulk)
+            sources, sources, [PASS_OUT], bulk, warm)
         print("throughput: worker ...", flush=True)
-        join, join_batches = worker_throughput(access, registry, bulk, Path(tmp) / "tp")
+        join, join_batches = worker_throughput(access, registry, bulk, warm, Path(tmp) / "tp")
         print("throughput: worker split by join (a process per record kind) ...", flush=True)
-        split, split_batches = split_worker_throughput(access, registry, bulk,
+        split, split_batches = split_worker_throughput(access, registry, bulk, warm,
                                                        Path(tmp) / "split")
         paced = traffic(registry, 400, 300, seed=12, limit=args.warmup + args.events)
         print(f"latency at {args.rate:.0f} events/s: passthrough ...", flush=True)

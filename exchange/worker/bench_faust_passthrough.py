@@ -21,18 +21,18 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from exchange.worker.bench_kit import OneGroup
+from exchange.worker.bench_kit import PAUSABLE, OneGroup, Paused
 from exchange.worker.bench_passthrough import PASS_OUT
 
 
-class FaustPassthrough(OneGroup):
+class FaustPassthrough(OneGroup, Paused):
     """The Faust copy as a child process, with the group (app id) ``group``."""
 
     def __init__(self, bootstrap: str, topics: list[str], group: str, log_dir: Path,
                  env: Mapping[str, str] | None = None) -> None:
         self.group = group
         self.topics = topics
-        self.env = {**os.environ, **(env or {}), "EXCHANGE_KAFKA_BOOTSTRAP": bootstrap,
+        self.env = {**os.environ, **(env or {}), **PAUSABLE, "EXCHANGE_KAFKA_BOOTSTRAP": bootstrap,
                     "EXCHANGE_WORKER_APP_ID": group, "BENCH_TOPICS": ",".join(topics)}
         self.log_path = log_dir / f"{group}.log"
         log_dir.mkdir(parents=True, exist_ok=True)

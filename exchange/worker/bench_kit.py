@@ -8,6 +8,7 @@ its principal, the desk reads the unified topics and the admin observes offsets.
 
 from __future__ import annotations
 
+import signal
 import time
 import urllib.request
 import uuid
@@ -41,6 +42,32 @@ class Subject(Protocol):
     def check(self) -> None: ...
     def stop(self) -> Any: ...
     def metrics(self) -> dict[str, float]: ...
+
+    def pause(self) -> None:
+        """Stop taking messages (at once: nothing is folded or copied until :meth:`resume`)."""
+        ...
+
+    def resume(self) -> None: ...
+
+
+#: The environment of a Faust subject that is paused while the bulk is published: a group
+#: session that outlasts the pause (Faust's heartbeat thread stops with the process).
+PAUSABLE = {"EXCHANGE_WORKER_SESSION_TIMEOUT_SECONDS": "60"}
+
+
+class Paused:
+    """Pause and resume for subjects that are child processes: SIGSTOP and SIGCONT."""
+
+    def processes(self) -> list[Any]:
+        return [self.proc]  # type: ignore[attr-defined]
+
+    def pause(self) -> None:
+        for proc in self.processes():
+            proc.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        for proc in self.processes():
+            proc.send_signal(signal.SIGCONT)
 
 
 @dataclass(frozen=True)
@@ -225,7 +252,7 @@ def _timestamp_at(consumer: Any, tp: Any, offset: int) -> int:
     raise TimeoutError(f"no message at {tp.topic}[{tp.partition}]@{offset}")
 
 
-class BenchWorker(OneGroup, WorkerProcess):
+class BenchWorker(OneGroup, Paused, WorkerProcess):
     """``exchange worker`` as its principal, with its metrics endpoint on a free port."""
 
     def __init__(self, access: Access, app_id: str, data_dir: Path,
@@ -236,7 +263,8 @@ class BenchWorker(OneGroup, WorkerProcess):
         super().__init__(access.bootstrap, app_id, data_dir,
                          {**access.worker_env, **(extra_env or {}),
                           "EXCHANGE_WORKER_METRICS_PORT": str(self.metrics_port),
-                          "EXCHANGE_WORKER_STATS_INTERVAL_SECONDS": "0"}, joins)
+                          "EXCHANGE_WORKER_STATS_INTERVAL_SECONDS": "0",
+                          **PAUSABLE}, joins)
         self.group = app_id_for(app_id, joins)
 
     def check(self) -> None:
@@ -262,9 +290,12 @@ class BenchWorker(OneGroup, WorkerProcess):
         return dict(out)
 
 
-class SplitWorker:
+class SplitWorker(Paused):
     """The worker split by join: ``exchange worker --join KIND``, one process per record kind,
     each its own consumer group (see :func:`exchange.worker.app.app_id_for`)."""
+
+    def processes(self) -> list[Any]:
+        return [part.proc for part in self.parts.values()]
 
     def __init__(self, access: Access, registry: SchemaRegistry, app_id: str, data_dir: Path,
                  extra_env: Mapping[str, str] | None = None) -> None:

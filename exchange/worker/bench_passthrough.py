@@ -26,12 +26,15 @@ class Passthrough(OneGroup):
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop: asyncio.Event | None = None
+        self._running: asyncio.Event | None = None  # cleared: paused
+        self._parked = threading.Event()  # set while the copy waits out a pause
         self._error: BaseException | None = None
 
     def start(self) -> None:
         """Start consuming (from the group's committed offsets, else the earliest)."""
         loop = asyncio.new_event_loop()
-        self._loop, self._stop = loop, asyncio.Event()
+        self._loop, self._stop, self._running = loop, asyncio.Event(), asyncio.Event()
+        self._running.set()
         self._thread = threading.Thread(target=self._main, args=(loop,), daemon=True)
         self._thread.start()
 
@@ -46,7 +49,7 @@ class Passthrough(OneGroup):
     async def _copy(self) -> None:
         from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-        assert self._stop is not None
+        assert self._stop is not None and self._running is not None
         consumer = AIOKafkaConsumer(*self.topics, **self.options, group_id=self.group,
                                     auto_offset_reset="earliest", enable_auto_commit=False)
         producer = AIOKafkaProducer(**self.options, acks="all", enable_idempotence=True,
@@ -55,6 +58,11 @@ class Passthrough(OneGroup):
         await producer.start()
         try:
             while not self._stop.is_set():
+                if not self._running.is_set():
+                    self._parked.set()
+                    await self._running.wait()
+                    self._parked.clear()
+                    continue
                 batches = await consumer.getmany(timeout_ms=200, max_records=1000)
                 for messages in batches.values():
                     for m in messages:
@@ -80,6 +88,18 @@ class Passthrough(OneGroup):
         if self._thread.is_alive():
             self._loop.call_soon_threadsafe(self._stop.set)
         self._thread.join(60)
+
+    def pause(self) -> None:
+        """Stop copying; return once the copy waits (the client keeps fetching meanwhile,
+        which only helps the baseline)."""
+        assert self._loop is not None and self._running is not None
+        self._loop.call_soon_threadsafe(self._running.clear)
+        if not self._parked.wait(30):
+            raise TimeoutError("the passthrough did not pause within 30 s")
+
+    def resume(self) -> None:
+        assert self._loop is not None and self._running is not None
+        self._loop.call_soon_threadsafe(self._running.set)
 
     def metrics(self) -> dict[str, float]:
         """No metrics of its own."""

@@ -29,6 +29,7 @@ from exchange.worker.bench import (
     report_unmatched,
     save,
     traffic,
+    warmup_traffic,
     worker_latency,
     worker_throughput,
 )
@@ -59,7 +60,8 @@ def main(argv: list[str] | None = None) -> int:
     registry = default_registry()
     bulk = traffic(registry, args.bulk, args.bulk * 2 // 3, seed=21)
     paced = traffic(registry, 400, 300, seed=22, limit=args.warmup + args.events)
-    departments = {department_of(m) for m in bulk + paced}
+    warm = warmup_traffic(registry)
+    departments = {department_of(m) for m in bulk + paced + warm}
     rates: dict[str, list[float]] = {m: [] for m in MODES}
     batches: dict[str, list[dict[str, Any]]] = {m: [] for m in MODES}
     latencies: dict[str, list[LatencyRun]] = {m: [] for m in MODES}
@@ -74,7 +76,8 @@ def main(argv: list[str] | None = None) -> int:
             for i in range(args.rounds):
                 for mode in MODES if i % 2 == 0 else MODES[::-1]:
                     work = Path(tmp) / f"{mode}-{i}"
-                    rate, stats = worker_throughput(access[mode], registry, bulk, work / "tp")
+                    rate, stats = worker_throughput(access[mode], registry, bulk, warm,
+                                                    work / "tp")
                     rates[mode].append(rate)
                     batches[mode].append(stats)
                     run = worker_latency(access[mode], registry, paced, args.rate, args.warmup,
