@@ -53,12 +53,12 @@ class Settings(BaseSettings):
         500, description="Most messages the worker folds per batch (its record cache)."
     )
     worker_window_messages: int = Field(
-        10_000, description="Most messages a window folds while the worker is behind: a "
+        30_000, description="Most messages a window folds while the worker is behind: a "
         "record changed by several of them is encoded, sent and written once (Kafka Streams' "
         "record cache). A caught-up worker commits every batch as it comes."
     )
     worker_window_seconds: float = Field(
-        1.0, description="Longest a window stays open while the worker is behind (the most "
+        3.0, description="Longest a window stays open while the worker is behind (the most "
         "a backlog delays an output beyond its batch)."
     )
     worker_record_cache: int = Field(
