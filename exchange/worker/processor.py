@@ -9,11 +9,12 @@ output traffic.
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+import orjson
 
 from exchange import codec, merge
 from exchange.errors import ExchangeError
@@ -134,14 +135,14 @@ class _Kind:
 
 
 def _fold_owner_link(cache: _Cache, value: bytes | None) -> None:
-    link = merge.OwnerLink.from_dict(json.loads(value or b"null"))
+    link = merge.OwnerLink.from_dict(orjson.loads(value or b"null"))
     key = link.credit_code
     cache.put(key, merge.apply_owner_link(cache.get(key) or merge.new_record("enterprise", key),
                                           link))
 
 
 def _fold_owner_snapshot(cache: _Cache, value: bytes | None) -> None:
-    msg = json.loads(value or b"null")
+    msg = orjson.loads(value or b"null")
     key = msg["unit_number"]
     record = cache.get(key) or merge.new_record("property", key)
     cache.put(key, merge.apply_owner_snapshot(record, msg["credit_code"], msg["snapshot"]))
@@ -154,13 +155,13 @@ def _snapshots(key: str, old: Record | None, new: Record) -> list[tuple[str, str
         return []
     snapshot = merge.owner_snapshot(new)
     return [(OWNER_SNAPSHOTS, unit,
-             json.dumps({"unit_number": unit, "credit_code": key, "snapshot": snapshot}).encode())
+             orjson.dumps({"unit_number": unit, "credit_code": key, "snapshot": snapshot}))
             for unit in targets]
 
 
 def _links(key: str, old: Record | None, new: Record) -> list[tuple[str, str, bytes]]:
     """The property's ownership timeline, sent to every enterprise it names (see merge.join)."""
-    return [(OWNER_LINKS, link.credit_code, json.dumps(link.to_dict()).encode())
+    return [(OWNER_LINKS, link.credit_code, orjson.dumps(link.to_dict()))
             for link in merge.owner_links(old, new)]
 
 
