@@ -295,12 +295,19 @@ class Open:
     def __init__(self) -> None:
         self.windows: dict[int, Window] = {}
         self.batches: list[tuple[Any, Sequence[Any]]] = []
-        self.messages = 0
         self.since = 0.0  # monotonic time of its first batch
-        self.generation = -1  # the consumer generation its batches were taken in
 
     def __bool__(self) -> bool:
         return bool(self.batches)
+
+    @property
+    def messages(self) -> int:
+        return sum(window.messages for window in self.windows.values())
+
+    @property
+    def generation(self) -> int:
+        """The consumer generation its batches were taken in (that of the first)."""
+        return int(self.batches[0][0].generation)
 
 
 def _die(kind: str, exc: BaseException) -> NoReturn:
@@ -386,9 +393,8 @@ def _wire(
         for record in records:
             by_partition[record.partition].append(_incoming(record))
         if not window:
-            window.since, window.generation = time.monotonic(), token.generation
+            window.since = time.monotonic()
         window.batches.append((token, records))
-        window.messages += len(records)
         for partition, group in by_partition.items():
             folding = window.windows.get(partition)
             if folding is None:
@@ -459,6 +465,11 @@ def _wire(
     consumer: Any = app.consumer
     consumer.add_intake(intake)
 
+    def release(batches: list[tuple[Any, Sequence[Any]]]) -> None:
+        """Let go of batches unacknowledged: they are read again."""
+        for token, _ in batches:
+            consumer.release_batch(token)
+
     @contextmanager
     def unacknowledged_unless_done(batches: list[tuple[Any, Sequence[Any]]]) -> Iterator[None]:
         """Batches that a stop (cancellation) interrupts in this block stay unacknowledged,
@@ -467,8 +478,7 @@ def _wire(
         try:
             yield
         except asyncio.CancelledError:
-            for token, _ in batches:
-                consumer.release_batch(token)
+            release(batches)
             raise
         except Exception as exc:  # noqa: BLE001 - anything: never acknowledge these batches
             _die(kind, exc)
@@ -538,15 +548,13 @@ def _wire(
                     fold(window, records, token)
                 if full(window):
                     await commit_window()
-            for token, _ in window.batches:  # stopping: folded, not committed, read again
-                consumer.release_batch(token)
+            release(window.batches)  # stopping: folded, not committed, read again
             window = Open()
             if before is not None:
                 await before
         except asyncio.CancelledError:
             pending.clear()  # folded windows that were not committed: read again
-            for token, _ in window.batches:
-                consumer.release_batch(token)
+            release(window.batches)
             if before is not None:
                 before.cancel()
             raise
