@@ -81,25 +81,15 @@ def simulated(registry: SchemaRegistry, enterprises: int, properties: int, seed:
 def batches(kind: str, messages: list[Incoming], size: int, registry: SchemaRegistry,
             table: Table) -> Iterator[BatchResult]:
     """Fold ``messages`` in batches of ``size`` into ``table``, yielding each batch's result
-    once its records are in the table."""
+    once its records are in the table. A caller that does not keep the results drops them as
+    the worker does: kept, they would hold every record version alive and make the garbage
+    collector's work unlike the worker's."""
     process = PROCESSORS[kind]
     for start in range(0, len(messages), size):
         result = process(messages[start:start + size], table.get, registry)
         table.update(result.records)
         table.update(result.unchanged)
         yield result
-
-
-def fold(kind: str, messages: list[Incoming], size: int, registry: SchemaRegistry,
-         table: Table, keep: list[BatchResult] | None = None) -> None:
-    """Fold ``messages`` in batches of ``size`` into ``table``, appending results to ``keep``.
-
-    Results are dropped otherwise, as the worker drops them: kept, they would hold every
-    record version alive and make the garbage collector's work unlike the worker's.
-    """
-    for result in batches(kind, messages, size, registry, table):
-        if keep is not None:
-            keep.append(result)
 
 
 def encode(result: BatchResult) -> list[bytes]:
@@ -165,12 +155,12 @@ def streams(traffic: dict[str, list[Incoming]], registry: SchemaRegistry) -> dic
         messages = traffic[kind]
         if kind == "enterprise":  # with the links: snapshots go to the units an owner has
             messages = _join(messages, OWNER_LINKS, sent[OWNER_LINKS])
-        results: list[BatchResult] = []
-        fold(kind, messages, 500, registry, tables[kind], results)
-        sent[topic] = [o for r in results for o in r.outgoing]
+        sent[topic] = [o for r in batches(kind, messages, 500, registry, tables[kind])
+                       for o in r.outgoing]
     for kind, messages in traffic.items():  # the tables as department messages alone leave them
         tables[kind] = {}
-        fold(kind, messages, 500, registry, tables[kind])
+        for _ in batches(kind, messages, 500, registry, tables[kind]):
+            pass
     empty = pickle.dumps({})
     return {
         **{kind: Stream(kind, messages, empty) for kind, messages in traffic.items()},
@@ -244,8 +234,7 @@ def outputs(traffic: dict[str, list[Incoming]], size: int,
     written: list[str] = []
 
     def run(kind: str, messages: list[Incoming]) -> list[tuple[str, str, bytes]]:
-        results: list[BatchResult] = []
-        fold(kind, messages, size, registry, tables[kind], results)
+        results = list(batches(kind, messages, size, registry, tables[kind]))
         shown.extend(hashlib.sha256(repr(r).encode()).hexdigest() for r in results)
         written.extend(hashlib.sha256(b"\0".join([*encode(r), *dump(r)])).hexdigest()
                        for r in results)
