@@ -294,15 +294,15 @@ class SplitWorker(Paused):
     """The worker split by join: ``exchange worker --join KIND``, one process per record kind,
     each its own consumer group (see :func:`exchange.worker.app.app_id_for`)."""
 
-    def processes(self) -> list[Any]:
-        return [part.proc for part in self.parts.values()]
-
     def __init__(self, access: Access, registry: SchemaRegistry, app_id: str, data_dir: Path,
                  extra_env: Mapping[str, str] | None = None) -> None:
         self.group = app_id
         self.parts = {kind: BenchWorker(access, app_id, data_dir, extra_env, (kind,))
                       for kind in JOINS}
         self._registry = registry
+
+    def processes(self) -> list[Any]:
+        return [part.proc for part in self.parts.values()]
 
     def groups(self, sources: list[str]) -> dict[str, list[str]]:
         """Each process's consumer group and the topics of ``sources`` it reads."""

@@ -20,7 +20,7 @@ from exchange.schemas import default_registry
 from exchange.settings import load_settings
 from exchange.topics import ensure_bus_topics
 from exchange.worker.app import JOINS, app_id_for, join_sources
-from exchange.worker.bench_kit import start_at_end
+from exchange.worker.bench_kit import start_at_end, worker_sources
 from exchange.worker.harness import (
     OutputReader,
     WorkerProcess,
@@ -59,6 +59,11 @@ def _table_records(port: int) -> dict[str, float]:
             if family.name == "exchange_table_records" for sample in family.samples}
 
 
+def _start_at_end(bootstrap: str, group: str, topics: list[str]) -> None:
+    """The (new) ``group`` reads only what is published on ``topics`` from now on."""
+    start_at_end({"bootstrap_servers": bootstrap.split(",")}, group, topics)
+
+
 def _step(reader: OutputReader, worker: WorkerProcess) -> None:
     assert worker.alive(), f"the worker died:\n{worker.log_tail()}"
     reader.poll()
@@ -84,8 +89,7 @@ def test_join_survives_kill_and_stop_and_equals_the_reference(
                            {"EXCHANGE_WORKER_METRICS_PORT": str(port),
                             "EXCHANGE_WORKER_STATS_INTERVAL_SECONDS": "1"})
     reader = OutputReader(kafka_bootstrap, from_end=True)
-    start_at_end({"bootstrap_servers": kafka_bootstrap.split(",")}, app_id,  # this test's only
-                 [topic for kind in JOINS for topic in join_sources(registry, kind)])
+    _start_at_end(kafka_bootstrap, app_id, worker_sources(registry))  # this test's only
     try:
         for part, stop in ((parts[0], worker.kill), (parts[1], worker.stop)):
             _publish(kafka_bootstrap, part, events)
@@ -146,8 +150,7 @@ def test_worker_split_by_join_equals_the_reference(kafka_bootstrap: str, tmp_pat
     workers = [WorkerProcess(kafka_bootstrap, app_id, tmp_path, joins=(kind,)) for kind in JOINS]
     reader = OutputReader(kafka_bootstrap, from_end=True)
     for kind in JOINS:  # the groups read only what this test publishes
-        start_at_end({"bootstrap_servers": kafka_bootstrap.split(",")}, app_id_for(app_id, (kind,)),
-                     join_sources(registry, kind))
+        _start_at_end(kafka_bootstrap, app_id_for(app_id, (kind,)), join_sources(registry, kind))
 
     def step() -> None:
         for worker in workers:
