@@ -87,7 +87,9 @@ def throughput(access: Access, subject: Subject, sources: list[str], counted: li
     is measured, and nothing of the drain is left out. (The rate used to run from the first
     output to the last, which left out the time to the first output: small for a subject
     that commits every batch, most of the drain's first second for a worker that commits a
-    window of many batches.) Also the batch statistics of the drain.
+    window of many batches.) Also the batch statistics of the drain, and the CPU the subject
+    used from its resume until it had committed everything, per counted message
+    (``cpu_us_per_message``): what the drain cost, however busy the machine was otherwise.
     """
     groups = subject.groups(sources)
     for group, topics in groups.items():
@@ -104,15 +106,20 @@ def throughput(access: Access, subject: Subject, sources: list[str], counted: li
             send_all(access, messages)
         finally:
             resumed = time.time()
+            cpu = subject.cpu_seconds()
             subject.resume()
         drained(access, subject, groups, timeout)
+        cpu = subject.cpu_seconds() - cpu
         stats = {**batch_stats(before, subject.metrics()),
                  "paused_s": round(resumed - paused, 1)}  # the publishing of ``messages``
     finally:
         subject.stop()
     ends = end_offsets(access.admin, counted)
     _, last = output_span(access.reader, outputs, int(resumed * 1000))
-    return sum(ends[tp] - starts.get(tp, 0) for tp in ends) / (last - resumed), stats
+    count = sum(ends[tp] - starts.get(tp, 0) for tp in ends)
+    stats["cpu_s"] = round(cpu, 2)
+    stats["cpu_us_per_message"] = round(cpu / count * 1e6, 1)
+    return count / (last - resumed), stats
 
 
 def drained(access: Access, subject: Subject, groups: dict[str, list[str]],
@@ -212,10 +219,11 @@ def main(argv: list[str] | None = None) -> int:
         warm = warmup_traffic(registry)
         sources = department_topics(registry)
         print(f"throughput on {len(bulk)} messages: passthrough ...", flush=True)
-        base, _ = throughput(access, Passthrough(access.admin, sources, access.app_id("pass")),
-                             sources, sources, [PASS_OUT], bulk, warm)
+        base, base_stats = throughput(
+            access, Passthrough(access.admin, sources, access.app_id("pass")),
+            sources, sources, [PASS_OUT], bulk, warm)
         print("throughput: Faust passthrough ...", flush=True)
-        faust_base, _ = throughput(
+        faust_base, faust_stats = throughput(
             access, FaustPassthrough(bootstrap, sources, access.app_id("fpass"),
                                      Path(tmp) / "fpass", access.worker_env),
             sources, sources, [PASS_OUT], bulk, warm)
@@ -245,6 +253,13 @@ def main(argv: list[str] | None = None) -> int:
         "split_worker_events_per_s": round(split),
         "split_worker_ratio": round(split / base, 3),
         "split_worker_throughput_batches": split_batches,
+        # CPU per message of each drain (the split worker: both processes), and the worker's
+        # over the passthrough's: the cost of the join, apart from how busy the machine was.
+        "cpu_us_per_message": {name: stats["cpu_us_per_message"] for name, stats in (
+            ("passthrough", base_stats), ("faust_passthrough", faust_stats),
+            ("worker", join_batches), ("split_worker", split_batches))},
+        "worker_cpu_ratio": round(join_batches["cpu_us_per_message"]
+                                  / base_stats["cpu_us_per_message"], 2),
         "latency": {"passthrough": base_lat.summary(), "worker": join_lat.summary(),
                     **compare(base_lat, join_lat)},
     }, "join.json")

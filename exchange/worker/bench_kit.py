@@ -8,6 +8,7 @@ its principal, the desk reads the unified topics and the admin observes offsets.
 
 from __future__ import annotations
 
+import os
 import signal
 import time
 import urllib.request
@@ -49,6 +50,16 @@ class Subject(Protocol):
 
     def resume(self) -> None: ...
 
+    def cpu_seconds(self) -> float:
+        """CPU seconds (user and system) its processes, or its thread, have used so far."""
+        ...
+
+
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU seconds process ``pid`` has used so far (Linux's /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
 
 #: The environment of a Faust subject that is paused while the bulk is published: a group
 #: session that outlasts the pause (Faust's heartbeat thread stops with the process).
@@ -68,6 +79,9 @@ class Paused:
     def resume(self) -> None:
         for proc in self.processes():
             proc.send_signal(signal.SIGCONT)
+
+    def cpu_seconds(self) -> float:
+        return sum(cpu_seconds(proc.pid) for proc in self.processes())
 
 
 @dataclass(frozen=True)

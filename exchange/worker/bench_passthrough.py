@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -88,6 +89,11 @@ class Passthrough(OneGroup):
         if self._thread.is_alive():
             self._loop.call_soon_threadsafe(self._stop.set)
         self._thread.join(60)
+
+    def cpu_seconds(self) -> float:
+        """CPU seconds of the copy's thread (its event loop, consumer and producer)."""
+        assert self._thread is not None and self._thread.ident is not None
+        return time.clock_gettime(time.pthread_getcpuclockid(self._thread.ident))
 
     def pause(self) -> None:
         """Stop copying; return once the copy waits (the client keeps fetching meanwhile,
