@@ -22,6 +22,7 @@ from exchange.identifiers import (
     make_unit_number,
     mask_resident_id,
     organisation_check,
+    resident_id_check,
     validate_credit_code,
     validate_resident_id,
     validate_unit_number,
@@ -222,3 +223,39 @@ def test_unit_number_digit_changes_are_a_known_blind_spot(
     if not unit[pos].isdigit() or (14 <= pos <= 18 and changed[14:19] == "00000"):
         return
     assert validate_unit_number(changed) == changed
+
+
+@given(st.text(alphabet="0123456789", min_size=17, max_size=17))
+def test_resident_id_check_is_the_iso_7064_mod_11_2_formula(first17: str) -> None:
+    # The standard's own form: weights 2^(17-i) mod 11, the weighted sum mod 11 indexes
+    # "10X98765432" (the fast version sums the digits' byte values instead).
+    total = sum(int(ch) * pow(2, 17 - i, 11) for i, ch in enumerate(first17))
+    assert resident_id_check(first17) == "10X98765432"[total % 11]
+
+
+@pytest.mark.parametrize("value", ["1101051949123100", "110105194912310021", "1101051949123100A",
+                                   "11010519491231００"])
+def test_resident_id_check_takes_only_17_ascii_digits(value: str) -> None:
+    with pytest.raises(ValueError, match="expected 17 ASCII digits"):
+        resident_id_check(value)
+
+
+@pytest.mark.parametrize(("value", "message"), [
+    ("11010519491231002ｘ", r"lower-case letter 'ｘ' at position 18"),  # full-width x, non-ASCII
+    ("11010519491231００2X", r"character at position 15 must be a digit"),  # full-width digits
+])
+def test_non_ascii_lower_case_and_digits_are_refused_with_their_position(
+        value: str, message: str) -> None:
+    with pytest.raises(InvalidIdentifier, match=message):
+        validate_resident_id(value, today=TODAY, strict=True)
+
+
+def test_a_birth_date_after_today_is_refused_without_a_given_today() -> None:
+    from datetime import timedelta
+
+    rng = random.Random(3)
+    born_today = make_resident_id(rng, "510104", date.today())
+    assert validate_resident_id(born_today) == born_today
+    tomorrow = make_resident_id(rng, "510104", date.today() + timedelta(days=1))
+    with pytest.raises(InvalidIdentifier, match="in the future"):
+        validate_resident_id(tomorrow)
