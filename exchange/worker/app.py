@@ -224,43 +224,26 @@ def _tables_at(partition: int) -> Iterator[None]:
         faust_streams._current_event.reset(token)
 
 
-#: Table writes skip RocksDB's write-ahead log, as Kafka Streams' stores do: the changelog
-#: is what the store is restored from.
-_WITHOUT_WAL = rocksdict.WriteOptions()
-# A property at run time; rocksdict's stub declares a method.
-_WITHOUT_WAL.disable_wal = True  # type: ignore[method-assign, assignment]
-
-
-def _store_writer(store: Any, changelog: str
-                  ) -> Callable[[int, list[tuple[bytes, bytes]], int], None]:
-    """A function writing (key, value) pairs to one partition of the table's local store,
-    with the changelog offset that a restore of that partition may start after.
+def _store_writer(store: Any) -> Callable[[int, list[tuple[bytes, bytes]]], None]:
+    """A function writing (key, value) pairs to one partition of the table's local store.
 
     RocksDB gets them as one write batch: Faust's ``Store._set`` per key (a context lookup,
     its lock-guarded key index, a put) was 7 % of the worker in a py-spy profile. Faust's
     changelog restore writes the same way (``Store.apply_changelog_batch``). The key index
     is left alone: reads go to the current partition's database (see ``_tables_at``).
-
-    Without the write-ahead log a write costs half as much (12 against 25 us for a record
-    of 8.8 KB), and a kill loses what was not flushed yet. That is safe because the offset
-    (Faust's ``set_persisted_offset`` key) goes in the same batch as the records, after
-    the changelog confirmed them: whatever a crash keeps is a prefix of the batches, whose
-    offset never runs ahead of its records, and the restore reads the changelog from there.
     """
     if isinstance(store, RocksDBStore) and store.use_rocksdict:
-        def write_batch(partition: int, items: list[tuple[bytes, bytes]], offset: int) -> None:
+        def write_batch(partition: int, items: list[tuple[bytes, bytes]]) -> None:
             batch = rocksdict.WriteBatch(raw_mode=True)
             for key, value in items:
                 batch.put(key, value)
-            batch.put(store.offset_key, str(offset).encode())
-            store._db_for_partition(partition).write(batch, _WITHOUT_WAL)
+            store._db_for_partition(partition).write(batch)
         return write_batch
 
-    def write_each(partition: int, items: list[tuple[bytes, bytes]], offset: int) -> None:
+    def write_each(partition: int, items: list[tuple[bytes, bytes]]) -> None:
         with _tables_at(partition):
             for key, value in items:
                 store._set(key, value)
-        store.set_persisted_offset(TP(changelog, partition), offset)
     return write_each
 
 
@@ -372,7 +355,7 @@ def _wire(
     store: Any = table.data
     if store._encode_key(b"\x00key") != b"\x00key":  # keys are written as they are
         raise RuntimeError(f"the table {table.name} encodes its bytes keys")
-    write = _store_writer(store, changelog)
+    write = _store_writer(store)
     cache = RecordCache(settings.worker_record_cache)
 
     async def forget(_sender: Any, /, *_args: Any, signal: Any, **_kwargs: Any) -> None:
@@ -447,38 +430,34 @@ def _wire(
         """Return only once everything ``batch`` produced is on the broker and in the table.
 
         Order matters for at-least-once: outputs and join messages are confirmed *before*
-        the table's changelog is sent, and the changelog before the local store is written
-        (see ``_store_writer``) and the batch is acknowledged. So a record the table already
-        holds has had its outputs delivered, and a message redelivered after a crash that
-        changes nothing needs nothing re-sent (its record is only written to the table
-        again, see BatchResult.unchanged). Until the store holds a record, ``pending`` does.
+        the table is written, and the table's changelog before the batch is acknowledged.
+        So a record the table already holds has had its outputs delivered, and a message
+        redelivered after a crash that changes nothing needs nothing re-sent (its record is
+        only written to the table again, see BatchResult.unchanged).
         """
         with metrics.confirm_seconds.labels(kind, "outputs").time():
             await outbox.flush(batch.outputs)
         entries: list[Outgoing] = []
-        rows: list[tuple[int, list[tuple[str, dict[str, Any]]], list[tuple[bytes, bytes]]]] = []
         for partition, result in batch.results:
-            records = [*result.records.items(), *result.unchanged.items()]
-            items = [(key.encode(), orjson.dumps(record)) for key, record in records]
-            entries.extend(Outgoing(changelog, key_bytes, value_bytes, None, partition)
-                           for key_bytes, value_bytes in items)
-            rows.append((partition, records, items))
+            changed = []
+            for key, record in (*result.records.items(), *result.unchanged.items()):
+                key_bytes, value_bytes = key.encode(), orjson.dumps(record)
+                changed.append((key_bytes, value_bytes))
+                cache.put(key, record)
+                if pending.get(key) is record:  # a later batch may have changed it since
+                    del pending[key]
+                entries.append(Outgoing(changelog, key_bytes, value_bytes, None, partition))
+            write(partition, changed)
         with metrics.confirm_seconds.labels(kind, "changelog").time():
             written = await outbox.flush(entries)
         # What Faust's own changelog callback records: where a restore of the local store
-        # may start (the store keeps it per partition), written with the records.
+        # may start (the store keeps it per partition).
         last_offsets: dict[int, int] = {}
         for sent in written:
             last_offsets[sent.partition] = max(sent.last_offset,
                                                last_offsets.get(sent.partition, -1))
-        for partition, records, items in rows:
-            if not items:
-                continue
-            write(partition, items, last_offsets[partition])
-            for key, record in records:
-                cache.put(key, record)
-                if pending.get(key) is record:  # a later batch may have changed it since
-                    del pending[key]
+        for partition, offset in last_offsets.items():
+            store.set_persisted_offset(TP(changelog, partition), offset)
 
     # The source topics are subscribed, but their records go to the intake, not to a stream.
     app.topics.add(source)
