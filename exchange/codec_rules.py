@@ -69,39 +69,16 @@ def _integer(kind: str, bounds: tuple[int, int]) -> Check:
     return check
 
 
-VALID_CACHE_SIZE = 200_000
-
-
-#: Identifier kinds whose values are personal: checked every time, never remembered (personal
-#: numbers are not kept beyond the message that carries them, see identifiers._remember_valid).
-PERSONAL_IDENTIFIERS = frozenset({"resident_id"})
-
-
 def _identifier(kind: str) -> Check:
     validator = IDENTIFIER_VALIDATORS[kind]
-    if kind in PERSONAL_IDENTIFIERS:
-        def check_each(value: Any) -> None:
-            try:
-                validator(value, strict=True)
-            except InvalidIdentifier as exc:
-                raise Invalid(str(exc)) from exc
-
-        return check_each
-    # Validation is a pure function of the string and costs ~10 us in pure Python; the same
-    # credit codes and unit numbers recur in many events, so valid values are remembered
-    # (bounded; invalid ones are never cached and fail every time).
-    valid: set[str] = set()
+    # The validators remember the codes they accepted, except personal numbers, which are
+    # checked every time (see identifiers._remember_valid): one memory, one rule for it.
 
     def check(value: Any) -> None:
-        if type(value) is str and value in valid:
-            return
         try:
             validator(value, strict=True)
         except InvalidIdentifier as exc:
             raise Invalid(str(exc)) from exc
-        if len(valid) >= VALID_CACHE_SIZE:
-            valid.clear()
-        valid.add(value)
 
     return check
 

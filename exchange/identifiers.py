@@ -67,14 +67,15 @@ agricultural, H sea area, G uninhabited island, W undetermined, Y other."""
 STRUCTURE_LETTERS = "FLQW"
 
 
-_VALID_MEMORY = 65_536  # codes remembered per validator (an enterprise's code recurs a lot)
+_VALID_MEMORY = 200_000  # codes remembered per validator (an enterprise's code recurs a lot)
 
 
 def _remember_valid(validate: Callable[..., str]) -> Callable[..., str]:
     """Remember the codes ``validate`` accepted: the same credit code or unit number comes
     with every event about it, and the worker checks each event again. Refusals are not
     remembered (they raise, with the rule that failed, every time). Not used for resident
-    IDs: personal numbers are not kept beyond the message that carries them."""
+    IDs: personal numbers are not kept beyond the message that carries them. The only
+    memory of accepted identifiers (the codec's checks call the validators as they are)."""
     accepted: dict[tuple[str, bool], str] = {}
 
     @functools.wraps(validate)
@@ -186,6 +187,7 @@ def validate_credit_code(value: str, *, strict: bool = False) -> str:
 _CASE_ID = re.compile(r"[A-Z]{2}-(?P<day>[0-9]{8})-[0-9a-f]{12}")
 
 
+@_remember_valid
 def validate_case_id(value: str, *, strict: bool = False) -> str:
     """Return a desk case id unchanged or raise :class:`InvalidIdentifier` (no normalising:
     ``strict`` is accepted for the common signature)."""

@@ -10,9 +10,18 @@ pytestmark = pytest.mark.unit
 
 
 def _kept(check: codec_rules.Check) -> list[set[str]]:
-    """The sets a compiled identifier check holds on to between calls."""
-    return [cell.cell_contents for cell in check.__closure__ or ()
-            if isinstance(cell.cell_contents, set)]
+    """The identifiers a compiled check holds on to between calls: in a set of its own, or
+    in the memory of the validator it calls (``identifiers._remember_valid``)."""
+    kept: list[set[str]] = []
+    for cell in check.__closure__ or ():
+        content = cell.cell_contents
+        if isinstance(content, set):
+            kept.append(content)
+        elif callable(content):
+            kept.extend({key[0] for key in inner.cell_contents}
+                        for inner in getattr(content, "__closure__", None) or ()
+                        if isinstance(inner.cell_contents, dict))
+    return kept
 
 
 def test_resident_ids_are_checked_every_time_and_never_remembered() -> None:
