@@ -30,6 +30,8 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from exchange import codec
 from exchange.faults.cluster import reset_bus_topics
 from exchange.identifiers import make_credit_code
@@ -85,13 +87,12 @@ def write_changelog(settings: Settings, registry: SchemaRegistry, changelog: str
     """Write the table the worker would build for ``events`` straight into its changelog.
 
     The first ``EXACT`` records are what the worker's own processor makes of their events,
-    the others that record with the credit code and event id replaced; serialized as Faust
-    does (raw key, JSON value), on the partition of the event's key (the same default
-    partitioner as the department publisher, so tables stay co-partitioned). The probe of
-    every recovery checks that the replacement restored such a record. Seconds taken.
+    the others that record with the credit code and event id replaced; serialized as the
+    worker writes its table (raw key, the record's JSON through orjson), on the partition of
+    the event's key (the same default partitioner as the department publisher, so tables
+    stay co-partitioned). The probe of every recovery checks that the replacement restored
+    such a record. Seconds taken.
     """
-    from faust.serializers import codecs
-
     from exchange.topics import TopicSpec, ensure_topics
     from exchange.worker.processor import Incoming, process_enterprise_batch
 
@@ -106,15 +107,16 @@ def write_changelog(settings: Settings, registry: SchemaRegistry, changelog: str
                       dict(wire_headers(registry, EVENT, r))) for i, r in enumerate(exact)]
     records = process_enterprise_batch(batch, lambda key: None, registry).records
     for key, record in records.items():
-        producer.send(changelog, key=key.encode(), value=codecs.dumps("json", record))
+        producer.send(changelog, key=key.encode(), value=orjson.dumps(record))
     # The rest differ from the first only in credit code and event id: the processor's
     # record for the first, with those two replaced (same size, same shape).
     first = events[0]
-    template = codecs.dumps("json", records[first["credit_code"]]).decode()
-    code0, id0 = first["credit_code"], first["envelope"]["event_id"]
+    template = orjson.dumps(records[first["credit_code"]])
+    code0, id0 = first["credit_code"].encode(), first["envelope"]["event_id"].encode()
     for r in events[EXACT:]:
-        text = template.replace(code0, r["credit_code"]).replace(id0, r["envelope"]["event_id"])
-        producer.send(changelog, key=r["credit_code"].encode(), value=text.encode())
+        code = r["credit_code"].encode()
+        value = template.replace(code0, code).replace(id0, r["envelope"]["event_id"].encode())
+        producer.send(changelog, key=code, value=value)
     producer.flush(timeout=1800)
     producer.close()
     return time.monotonic() - began
