@@ -7,7 +7,11 @@ import subprocess
 import sys
 import time
 
+import pytest
+
 from exchange.worker.bench_kit import cpu_seconds
+
+pytestmark = pytest.mark.unit
 
 
 def _spin(seconds: float) -> None:
