@@ -5,12 +5,15 @@ ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1
 WORKDIR /app
 
 # Dependencies first (cached layer), then the code.
-COPY pyproject.toml README.md ./
+COPY pyproject.toml setup.py README.md ./
 COPY exchange ./exchange
 COPY producers ./producers
 COPY consumers ./consumers
 COPY schemas ./schemas
-RUN pip install . "psycopg[binary]>=3.2,<4"
+# gcc builds the C part (exchange/worker/_record_writer.c), then leaves the image.
+RUN apt-get update && apt-get install -y --no-install-recommends gcc libc6-dev \
+    && pip install . "psycopg[binary]>=3.2,<4" \
+    && apt-get purge -y gcc libc6-dev && apt-get autoremove -y && rm -rf /var/lib/apt/lists/*
 
 # Settings come from EXCHANGE_* variables (exchange/settings.py); state lives in /data.
 ENV EXCHANGE_SCHEMAS_DIR=/app/schemas EXCHANGE_DATA_DIR=/data

@@ -25,6 +25,12 @@ from exchange.errors import DecodeError
 from exchange.settings import REPO_ROOT
 from exchange.worker.processor import DeadLetter
 
+_write_in_c: Callable[..., bytes | None] | None
+try:
+    from exchange.worker._record_writer import write as _write_in_c
+except ImportError:  # built without a C compiler: the Python writer does it all
+    _write_in_c = None
+
 SCHEMA_PATH = REPO_ROOT / "schemas" / "exchange" / "unified_record.avsc"
 MAGIC = b"\xc3\x01"
 TYPED = ("kind", "key", "status", "fields", "facts", "completeness", "conflicts", "history")
@@ -164,6 +170,27 @@ _COMPLETENESS = _Kept(_completeness)
 
 def encode(record: dict[str, Any]) -> bytes:
     """Single-object encoding of a unified record.
+
+    In C (``_record_writer``, built with the package) for records of the usual shape; in
+    Python (:func:`encode_in_python`) for the rest, and everywhere if the C part was not built
+    (no compiler where the package was installed). The same bytes either way, and the same
+    errors: the C writer leaves every record it cannot write to the Python one.
+    """
+    if _write_in_c is not None:
+        written = _write_in_c(record, _header(), _VALUES, _COMPLETENESS, orjson.dumps,
+                              orjson.OPT_SORT_KEYS)
+        if written is not None:
+            return written
+    return encode_in_python(record)
+
+
+@cache
+def _header() -> bytes:
+    return MAGIC + _schema()[1]
+
+
+def encode_in_python(record: dict[str, Any]) -> bytes:
+    """Single-object encoding of a unified record, in Python.
 
     Written straight from the record, field by field in the schema's order, without building
     :func:`to_avro`'s intermediate form: every change of a record re-encodes all of it, and

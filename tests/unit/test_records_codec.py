@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import json
+import sys
 from typing import Any
 
+import orjson
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from exchange.schemas import default_registry
 from exchange.worker import records_codec
@@ -34,6 +38,7 @@ def test_the_direct_writer_writes_what_fastavro_writes(records: list[dict[str, A
     """``encode`` writes the schema by hand (for speed); fastavro is the reference."""
     for record in records:
         assert records_codec.encode(record) == records_codec.encode_with_fastavro(record)
+        assert records_codec.encode_in_python(record) == records_codec.encode(record)
     empty = {**records[0], "status": None, "fields": {}, "facts": {}, "completeness": {},
              "conflicts": [], "history": []}
     assert records_codec.encode(empty) == records_codec.encode_with_fastavro(empty)
@@ -71,3 +76,113 @@ def test_json_parts_are_written_as_the_standard_library_writes_them(
     for value in samples:
         assert records_codec._dump(value) == json.dumps(
             value, ensure_ascii=False, sort_keys=True, separators=(",", ":")), value
+
+
+# The C writer (``_record_writer``) against the Python one: the same bytes for every record
+# it writes, and every record it does not write left to the Python writer (``None``).
+
+def _c_write(record: Any) -> bytes | None:
+    return records_codec._write_in_c(record, records_codec._header(), records_codec._VALUES,
+                                       records_codec._COMPLETENESS, orjson.dumps,
+                                       orjson.OPT_SORT_KEYS)
+
+
+def _outcome(write: Any, record: Any) -> Any:
+    try:
+        return write(record)
+    except Exception as exc:  # noqa: BLE001 - the outcome compared is the error's class
+        return type(exc)
+
+
+def test_the_c_writer_is_built() -> None:
+    """``pip install -e .`` (make install) compiles it; without it the worker runs the Python
+    writer, correct but slower, which is not what CI measures or tests."""
+    assert records_codec._write_in_c is not None, (
+        "exchange/worker/_record_writer.c was not built: install a C compiler (gcc) and "
+        "reinstall the package (pip install -e .)")
+
+
+def test_the_c_writer_writes_every_usual_record_as_python_does(
+        records: list[dict[str, Any]]) -> None:
+    for record in records:
+        written = _c_write(record)
+        assert written is not None, record["key"]
+        assert written == records_codec.encode_in_python(record)
+        assert records_codec.encode(record) == written
+
+
+def test_the_c_writer_keeps_no_reference(records: list[dict[str, Any]]) -> None:
+    """Reference counts of everything a write touches are as before (no leak, no theft)."""
+    record = records[0]
+    touched = [record, record["fields"], record["history"], *record["fields"].values(),
+               *record["history"], *(src["value"] for src in record["fields"].values())]
+    before = [sys.getrefcount(obj) for obj in touched]
+    for _ in range(100):
+        _c_write(record)
+    assert [sys.getrefcount(obj) for obj in touched] == before
+
+
+_text = st.text(st.characters(codec="utf-8") | st.sampled_from(["名", "\x00", '"', "\\"]),
+                max_size=6)
+_json = st.recursive(st.none() | st.booleans() | st.integers(-2**63, 2**64 - 1) | st.floats()
+                     | _text, lambda inner: st.lists(inner, max_size=3)
+                     | st.dictionaries(_text, inner, max_size=3), max_leaves=6)
+
+
+def _records(part: st.SearchStrategy[Any], value: st.SearchStrategy[Any],
+             count: st.SearchStrategy[Any], kind: st.SearchStrategy[Any]
+             ) -> st.SearchStrategy[dict[str, Any]]:
+    """Records of the unified schema's shape, each part drawn from the strategy given."""
+    def source(value: st.SearchStrategy[Any]) -> st.SearchStrategy[dict[str, Any]]:
+        return st.fixed_dictionaries(
+            {"value": value, "department": part, "event_id": part, "occurred_at": part})
+
+    return st.fixed_dictionaries({
+        "kind": kind,
+        "key": part,
+        "status": st.none() | part,
+        "fields": st.dictionaries(_text, source(value), max_size=3),
+        "facts": st.dictionaries(_text, st.fixed_dictionaries(
+            {"event_id": part, "occurred_at": part, "count": count}), max_size=3),
+        "completeness": st.dictionaries(_text, st.fixed_dictionaries(
+            {"arrived": st.lists(part, max_size=2), "missing": st.lists(part, max_size=2)}),
+            max_size=2),
+        "conflicts": st.lists(st.fixed_dictionaries(
+            {"attribute": part, "values": st.lists(source(value), max_size=2)}), max_size=2),
+        "history": st.lists(st.fixed_dictionaries(
+            {"event_id": part, "event_type": part, "department": part, "occurred_at": part}),
+            max_size=3),
+    }, optional={"owner_enterprise": value, "lifecycle": value, "collections": value})
+
+
+#: Every part of the type the schema gives it.
+_usual = _records(_text, _json, st.integers(-2**31, 2**31 - 1),
+                  st.sampled_from(["enterprise", "property"]))
+#: Any part may be of another type, out of range, or not encodable (a lone surrogate).
+_odd = st.sampled_from([None, 1, 2.5, b"x", "\ud800", ["x"], {"x": 1}])
+_unusual = _records(_text | _odd, _json | _odd,
+                    st.integers(-2**31 - 2, 2**31 + 1) | st.booleans() | _odd,
+                    st.sampled_from(["enterprise", "property", "other"]) | _odd)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_usual)
+def test_the_c_writer_writes_any_record_of_the_schema_as_python_does(
+        record: dict[str, Any]) -> None:
+    written = _c_write(record)
+    assert written is not None
+    assert written == records_codec.encode_in_python(record)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_unusual, st.data())
+def test_what_the_c_writer_leaves_the_python_writer_writes_or_refuses(
+        record: dict[str, Any], data: st.DataObject) -> None:
+    """Both writers give the same outcome: the same bytes, or an error of the same class."""
+    if data.draw(st.booleans()):  # sometimes a part is missing altogether
+        del record[data.draw(st.sampled_from(sorted(record)))]
+    written = _outcome(_c_write, record)
+    expected = _outcome(records_codec.encode_in_python, record)
+    if written is not None:
+        assert written == expected
+    assert _outcome(records_codec.encode, record) == expected

@@ -1,0 +1,16 @@
+"""The C part of the package; everything else is declared in pyproject.toml."""
+
+from setuptools import Extension, setup
+
+setup(
+    ext_modules=[
+        # The unified record's Avro writer (exchange/worker/records_codec.py uses it when it
+        # is built, else writes in Python; tests/unit/test_records_codec.py requires it).
+        Extension(
+            "exchange.worker._record_writer",
+            sources=["exchange/worker/_record_writer.c"],
+            extra_compile_args=["-O2", "-Wall", "-Wextra", "-Wno-unused-parameter"],
+            optional=True,
+        ),
+    ],
+)
