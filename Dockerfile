@@ -10,7 +10,7 @@ COPY exchange ./exchange
 COPY producers ./producers
 COPY consumers ./consumers
 COPY schemas ./schemas
-# gcc builds the C part (exchange/worker/_record_writer.c), then leaves the image.
+# gcc builds the C part (exchange/worker/_record_codec.c), then leaves the image.
 RUN apt-get update && apt-get install -y --no-install-recommends gcc libc6-dev \
     && pip install . "psycopg[binary]>=3.2,<4" \
     && apt-get purge -y gcc libc6-dev && apt-get autoremove -y && rm -rf /var/lib/apt/lists/*

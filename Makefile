@@ -24,7 +24,7 @@ help:
 	@echo "make bench-join-secured  the join worker on the secured broker against the plain one"
 	@echo "make lint typecheck  ruff and mypy"
 
-$(STAMP): pyproject.toml setup.py exchange/worker/_record_writer.c
+$(STAMP): pyproject.toml setup.py exchange/worker/_record_codec.c
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e '.[dev]'

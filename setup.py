@@ -7,8 +7,8 @@ setup(
         # The unified record's Avro writer (exchange/worker/records_codec.py uses it when it
         # is built, else writes in Python; tests/unit/test_records_codec.py requires it).
         Extension(
-            "exchange.worker._record_writer",
-            sources=["exchange/worker/_record_writer.c"],
+            "exchange.worker._record_codec",
+            sources=["exchange/worker/_record_codec.c"],
             extra_compile_args=["-O2", "-Wall", "-Wextra", "-Wno-unused-parameter"],
             optional=True,
         ),

@@ -30,8 +30,6 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import orjson
-
 from exchange import codec
 from exchange.faults.cluster import reset_bus_topics
 from exchange.identifiers import make_credit_code
@@ -88,7 +86,7 @@ def write_changelog(settings: Settings, registry: SchemaRegistry, changelog: str
 
     The first ``EXACT`` records are what the worker's own processor makes of their events,
     the others that record with the credit code and event id replaced; serialized as the
-    worker writes its table (raw key, the record's JSON through orjson), on the partition of
+    worker writes its table (raw key, the record as the output topic has it), on the partition of
     the event's key (the same default partitioner as the department publisher, so tables
     stay co-partitioned). The probe of every recovery checks that the replacement restored
     such a record. Seconds taken.
@@ -107,11 +105,12 @@ def write_changelog(settings: Settings, registry: SchemaRegistry, changelog: str
                       dict(wire_headers(registry, EVENT, r))) for i, r in enumerate(exact)]
     records = process_enterprise_batch(batch, lambda key: None, registry).records
     for key, record in records.items():
-        producer.send(changelog, key=key.encode(), value=orjson.dumps(record))
+        producer.send(changelog, key=key.encode(), value=records_codec.encode(record))
     # The rest differ from the first only in credit code and event id: the processor's
-    # record for the first, with those two replaced (same size, same shape).
+    # record for the first, with those two replaced (same size, same shape: same lengths, so
+    # the lengths written before them still hold).
     first = events[0]
-    template = orjson.dumps(records[first["credit_code"]])
+    template = records_codec.encode(records[first["credit_code"]])
     code0, id0 = first["credit_code"].encode(), first["envelope"]["event_id"].encode()
     for r in events[EXACT:]:
         code = r["credit_code"].encode()

@@ -33,7 +33,6 @@ from typing import Any, NoReturn
 
 import faust
 import faust.streams as faust_streams
-import orjson
 import rocksdict
 from faust.stores.rocksdb import Store as RocksDBStore
 from faust.types import TP
@@ -285,6 +284,7 @@ class Folded:
     batches: list[tuple[Any, Sequence[Any]]]
     results: list[tuple[int, BatchResult]]
     outputs: list[Outgoing]
+    written: dict[str, bytes]  # each changed record as encoded for its output (and table)
 
 
 class Open:
@@ -366,15 +366,15 @@ def _wire(
     app.on_partitions_revoked.connect(forget)
     app.on_partitions_assigned.connect(forget)
 
-    # Table values are the records' JSON, written and read with orjson rather than through
-    # Faust's serializer registry (the standard library's json): the same bytes to any JSON
-    # reader, Faust's changelog restore included, at a fraction of the cost (its loads and
-    # dumps were 9 % of the worker in a py-spy profile of make bench-join's traffic). Not
-    # the records' Avro (their output bytes, which would save the dump): reading one back
-    # through fastavro costs six times orjson's loads, on every miss of the record cache.
+    # Table values are the records as the output topic has them (records_codec.encode): the
+    # bytes the window already wrote for its outputs, so the table costs no second encoding
+    # (orjson.dumps of each record was 5 % of the worker in a py-spy profile of make
+    # bench-join, and its JSON a third larger for RocksDB and the changelog). A miss of the
+    # record cache reads one back in C (records_codec.decode), as fast as orjson's loads.
+    # Tables written before hold JSON; records_codec.from_table reads both.
     def load(key: str) -> dict[str, Any] | None:
         raw = store._get(key.encode())
-        return None if raw is None else orjson.loads(raw)
+        return None if raw is None else records_codec.from_table(raw)
 
     outbox = Outbox.of(app)
 
@@ -407,12 +407,14 @@ def _wire(
         """The window's results, and the messages to send for them (not yet sent)."""
         done: list[tuple[int, BatchResult]] = []
         sends: list[Outgoing] = []
+        written: dict[str, bytes] = {}
         for partition, folding in window.windows.items():
             result = folding.result()
             done.append((partition, result))
             for key, record in result.records.items():
                 pending[key] = record
-                sends.append(Outgoing(output_topic, key.encode(), records_codec.encode(record)))
+                value = written[key] = records_codec.encode(record)
+                sends.append(Outgoing(output_topic, key.encode(), value))
             for topic, key, value in result.outgoing:
                 sends.append(Outgoing(topic, key.encode(), value))
             for dl in result.dead_letters:
@@ -424,7 +426,7 @@ def _wire(
                             dl.incoming.partition, dl.incoming.offset, dl.error_class,
                             dl.reason)
             metrics.record_batch(kind, folding.messages, result)
-        return Folded(window.batches, done, sends)
+        return Folded(window.batches, done, sends, written)
 
     async def commit(batch: Folded) -> None:
         """Return only once everything ``batch`` produced is on the broker and in the table.
@@ -440,8 +442,13 @@ def _wire(
         entries: list[Outgoing] = []
         for partition, result in batch.results:
             changed = []
-            for key, record in (*result.records.items(), *result.unchanged.items()):
-                key_bytes, value_bytes = key.encode(), orjson.dumps(record)
+            # Changed records as they were sent; unchanged ones were not, and are encoded here.
+            table_values = [(key, record, batch.written[key])
+                            for key, record in result.records.items()]
+            table_values += [(key, record, records_codec.encode(record))
+                             for key, record in result.unchanged.items()]
+            for key, record, value_bytes in table_values:
+                key_bytes = key.encode()
                 changed.append((key_bytes, value_bytes))
                 cache.put(key, record)
                 if pending.get(key) is record:  # a later batch may have changed it since
@@ -573,7 +580,7 @@ def _wire(
         async def table_stats() -> None:
             # A full scan of this worker's partitions: cheap next to the join at the sizes
             # we run; set the interval to 0 to turn it off on very large tables.
-            metrics.record_scan(kind, scan(orjson.loads(value) for _, value in table.items()
-                                           if value is not None))
+            metrics.record_scan(kind, scan(records_codec.from_table(value)
+                                           for _, value in table.items() if value is not None))
 
         app.timer(settings.worker_stats_interval_seconds, name=f"{kind}-stats")(table_stats)

@@ -26,10 +26,12 @@ from exchange.settings import REPO_ROOT
 from exchange.worker.processor import DeadLetter
 
 _write_in_c: Callable[..., bytes | None] | None
+_read_in_c: Callable[..., dict[str, Any] | None] | None
 try:
-    from exchange.worker._record_writer import write as _write_in_c
-except ImportError:  # built without a C compiler: the Python writer does it all
-    _write_in_c = None
+    from exchange.worker._record_codec import read as _read_in_c
+    from exchange.worker._record_codec import write as _write_in_c
+except ImportError:  # built without a C compiler: the Python writer and reader do it all
+    _write_in_c = _read_in_c = None
 
 SCHEMA_PATH = REPO_ROOT / "schemas" / "exchange" / "unified_record.avsc"
 MAGIC = b"\xc3\x01"
@@ -171,7 +173,7 @@ _COMPLETENESS = _Kept(_completeness)
 def encode(record: dict[str, Any]) -> bytes:
     """Single-object encoding of a unified record.
 
-    In C (``_record_writer``, built with the package) for records of the usual shape; in
+    In C (``_record_codec``, built with the package) for records of the usual shape; in
     Python (:func:`encode_in_python`) for the rest, and everywhere if the C part was not built
     (no compiler where the package was installed). The same bytes either way, and the same
     errors: the C writer leaves every record it cannot write to the Python one.
@@ -271,7 +273,21 @@ def _int(value: Any) -> int:
 
 
 def decode(data: bytes) -> dict[str, Any]:
-    """Decode a unified record written by :func:`encode`."""
+    """Decode a unified record written by :func:`encode`.
+
+    In C (``_record_codec``) for a well-formed record, else (and if the C part was not built)
+    through fastavro (:func:`decode_in_python`), which raises the error that says what is
+    wrong: the same record either way.
+    """
+    if _read_in_c is not None:
+        record = _read_in_c(data, _header(), orjson.loads)
+        if record is not None:
+            return record
+    return decode_in_python(data)
+
+
+def decode_in_python(data: bytes) -> dict[str, Any]:
+    """Decode a unified record written by :func:`encode`, through fastavro."""
     schema, fp = _schema()
     if data[:2] != MAGIC or data[2:10] != fp:
         raise DecodeError("not a unified record of the known schema (magic or fingerprint)")
@@ -280,6 +296,15 @@ def decode(data: bytes) -> dict[str, Any]:
     except (EOFError, ValueError, IndexError) as exc:
         raise DecodeError(f"truncated or corrupt unified record: {exc}") from exc
     return from_avro(avro)  # type: ignore[arg-type]
+
+
+def from_table(value: bytes) -> dict[str, Any]:
+    """A record as the worker's table holds it: what :func:`encode` wrote (the output topic's
+    bytes), or its JSON, as tables were written before (a single-object encoding starts with
+    0xC3, JSON with ``{``), so that a changelog of either restores."""
+    if value[:1] == b"{":
+        return orjson.loads(value)  # type: ignore[no-any-return]
+    return decode(value)
 
 
 def dead_letter_value(dl: DeadLetter, limit: int) -> bytes | None:

@@ -1,4 +1,5 @@
-/* The unified record's Avro writer in C: the common case of records_codec.encode.
+/* The unified record's Avro writer and reader in C: the common case of records_codec's
+ * encode and decode.
  *
  * The join re-encodes a record whole with every window that changes it; written field by field
  * in Python that was the largest single cost of the worker after the fold (make bench-join,
@@ -17,6 +18,14 @@
  * None, and records_codec writes that record in Python, which either writes the same bytes or
  * raises its own error. So the two writers cannot differ in what they refuse, and this one
  * need not say why (tests/unit/test_records_codec.py holds them to the same bytes).
+ *
+ *   read(data, header, loads) -> dict | None
+ *
+ * The record that records_codec.decode reads from ``data`` (after ``header``), built as its
+ * from_avro builds it; ``loads`` is orjson.loads, for the JSON parts. The worker's table holds
+ * the records as they are written (the output topic's bytes), and reads one back whenever its
+ * record cache misses. None for anything but a well-formed record: records_codec then decodes
+ * it with fastavro, which raises the error that says what is wrong.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -138,7 +147,7 @@ typedef struct {
 static PyObject *str_kind, *str_key, *str_status, *str_fields, *str_facts, *str_completeness,
     *str_conflicts, *str_history, *str_value, *str_values, *str_department, *str_event_id,
     *str_occurred_at, *str_count, *str_attribute, *str_event_type, *str_enterprise,
-    *str_property, *kw_option;
+    *str_property, *str_arrived, *str_missing, *kw_option;
 static PyObject *typed_keys;  /* frozenset of the parts written as typed Avro */
 
 /* dumps(value, option=sort_keys), as records_codec._json writes it: length, then the JSON. */
@@ -470,17 +479,433 @@ record_write(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t narg
     return out;
 }
 
+
+/* ---- the reader ---------------------------------------------------------------------- */
+
+typedef struct {
+    const unsigned char *at;
+    const unsigned char *end;
+    PyObject *loads;
+} Reader;
+
+/* 0, or UNUSUAL for a varint that runs past the end or beyond 64 bits. */
+static int
+get_long(Reader *r, int64_t *out)
+{
+    uint64_t z = 0;
+    int shift = 0;
+    while (1) {
+        if (r->at >= r->end || shift > 63) {
+            return UNUSUAL;
+        }
+        unsigned char byte = *r->at++;
+        z |= (uint64_t)(byte & 0x7F) << shift;
+        if (!(byte & 0x80)) {
+            break;
+        }
+        shift += 7;
+    }
+    *out = (int64_t)(z >> 1) ^ -(int64_t)(z & 1);
+    return DONE;
+}
+
+/* The bytes of a string or bytes value: its length, then as many bytes. */
+static int
+get_span(Reader *r, const char **data, Py_ssize_t *size)
+{
+    int64_t n;
+    STEP(get_long(r, &n));
+    if (n < 0 || n > r->end - r->at) {
+        return UNUSUAL;
+    }
+    *data = (const char *)r->at;
+    *size = (Py_ssize_t)n;
+    r->at += n;
+    return DONE;
+}
+
+/* A string, new reference into *out (NULL on anything but DONE). */
+static int
+get_string(Reader *r, PyObject **out)
+{
+    const char *data;
+    Py_ssize_t size;
+    *out = NULL;
+    STEP(get_span(r, &data, &size));
+    *out = PyUnicode_DecodeUTF8(data, size, NULL);
+    if (*out == NULL) {
+        PyErr_Clear();  /* not UTF-8: fastavro says so */
+        return UNUSUAL;
+    }
+    return DONE;
+}
+
+/* A JSON string part, loaded: new reference into *out. */
+static int
+get_json(Reader *r, PyObject **out)
+{
+    const char *data;
+    Py_ssize_t size;
+    *out = NULL;
+    STEP(get_span(r, &data, &size));
+    PyObject *text = PyBytes_FromStringAndSize(data, size);
+    if (text == NULL) {
+        return FAILED;
+    }
+    *out = PyObject_CallOneArg(r->loads, text);
+    Py_DECREF(text);
+    if (*out == NULL) {
+        PyErr_Clear();  /* not JSON: from_avro's loads raises the error */
+        return UNUSUAL;
+    }
+    return DONE;
+}
+
+/* The count of the next block of an array or map (0: the end); a negative count is followed
+ * by the block's size in bytes, which is skipped. */
+static int
+get_block(Reader *r, int64_t *count)
+{
+    STEP(get_long(r, count));
+    if (*count < 0) {
+        int64_t size;
+        STEP(get_long(r, &size));
+        *count = -*count;
+    }
+    if (*count > r->end - r->at) {  /* every item takes at least a byte */
+        return UNUSUAL;
+    }
+    return DONE;
+}
+
+/* Set dict[key] to a new reference ``value`` (consumed). */
+static int
+set_owned(PyObject *dict, PyObject *key, PyObject *value)
+{
+    int rc = PyDict_SetItem(dict, key, value) < 0 ? FAILED : DONE;
+    Py_DECREF(value);
+    return rc;
+}
+
+/* Strings read one after another into dict under ``keys`` (NULL-terminated). */
+static int
+get_strings_into(Reader *r, PyObject *dict, PyObject **keys)
+{
+    for (; *keys != NULL; keys++) {
+        PyObject *value;
+        STEP(get_string(r, &value));
+        STEP(set_owned(dict, *keys, value));
+    }
+    return DONE;
+}
+
+typedef int (*ItemReader)(Reader *r, PyObject **out);
+
+/* An Avro map of ``item`` values into a new dict (*out). */
+static int
+get_map(Reader *r, ItemReader item_reader, PyObject **out)
+{
+    PyObject *map = PyDict_New();
+    if (map == NULL) {
+        return FAILED;
+    }
+    int rc;
+    int64_t count;
+    while ((rc = get_block(r, &count)) == DONE && count > 0) {
+        for (int64_t i = 0; i < count && rc == DONE; i++) {
+            PyObject *name, *value;
+            rc = get_string(r, &name);
+            if (rc != DONE) {
+                break;
+            }
+            rc = item_reader(r, &value);
+            if (rc == DONE) {
+                rc = PyDict_SetItem(map, name, value) < 0 ? FAILED : DONE;
+                Py_DECREF(value);
+            }
+            Py_DECREF(name);
+        }
+        if (rc != DONE) {
+            break;
+        }
+    }
+    if (rc != DONE) {
+        Py_DECREF(map);
+        return rc;
+    }
+    *out = map;
+    return DONE;
+}
+
+/* An Avro array of ``item`` values into a new list (*out). */
+static int
+get_array(Reader *r, ItemReader item_reader, PyObject **out)
+{
+    PyObject *list = PyList_New(0);
+    if (list == NULL) {
+        return FAILED;
+    }
+    int rc;
+    int64_t count;
+    while ((rc = get_block(r, &count)) == DONE && count > 0) {
+        for (int64_t i = 0; i < count && rc == DONE; i++) {
+            PyObject *value;
+            rc = item_reader(r, &value);
+            if (rc == DONE) {
+                rc = PyList_Append(list, value) < 0 ? FAILED : DONE;
+                Py_DECREF(value);
+            }
+        }
+        if (rc != DONE) {
+            break;
+        }
+    }
+    if (rc != DONE) {
+        Py_DECREF(list);
+        return rc;
+    }
+    *out = list;
+    return DONE;
+}
+
+/* A new dict, filled by ``fill``; into *out. */
+#define NEW_DICT(out, fill)                                                                  \
+    do {                                                                                     \
+        PyObject *dict_ = PyDict_New();                                                      \
+        if (dict_ == NULL) {                                                                 \
+            return FAILED;                                                                   \
+        }                                                                                    \
+        int rc_ = (fill);                                                                    \
+        if (rc_ != DONE) {                                                                   \
+            Py_DECREF(dict_);                                                                \
+            return rc_;                                                                      \
+        }                                                                                    \
+        *(out) = dict_;                                                                      \
+        return DONE;                                                                         \
+    } while (0)
+
+/* A sourced value (value_json first), as from_avro keeps it: its sources, then "value". */
+static int
+fill_sourced(Reader *r, PyObject *dict, PyObject **sources)
+{
+    PyObject *value;
+    STEP(get_json(r, &value));
+    int rc = get_strings_into(r, dict, sources);
+    if (rc != DONE) {
+        Py_DECREF(value);
+        return rc;
+    }
+    return set_owned(dict, str_value, value);
+}
+
+static int
+fill_field(Reader *r, PyObject *dict)
+{
+    PyObject *sources[] = {str_department, str_event_id, str_occurred_at, NULL};
+    return fill_sourced(r, dict, sources);
+}
+
+static int
+get_field(Reader *r, PyObject **out)
+{
+    NEW_DICT(out, fill_field(r, dict_));
+}
+
+static int
+fill_fact(Reader *r, PyObject *dict)
+{
+    PyObject *parts[] = {str_event_id, str_occurred_at, NULL};
+    STEP(get_strings_into(r, dict, parts));
+    int64_t count;
+    STEP(get_long(r, &count));
+    if (count < INT32_MIN || count > INT32_MAX) {
+        return UNUSUAL;
+    }
+    PyObject *value = PyLong_FromLongLong(count);
+    if (value == NULL) {
+        return FAILED;
+    }
+    return set_owned(dict, str_count, value);
+}
+
+static int
+get_fact(Reader *r, PyObject **out)
+{
+    NEW_DICT(out, fill_fact(r, dict_));
+}
+
+static int
+get_string_item(Reader *r, PyObject **out)
+{
+    return get_string(r, out);
+}
+
+static int
+fill_completeness(Reader *r, PyObject *dict)
+{
+    PyObject *arrived, *missing;
+    STEP(get_array(r, get_string_item, &arrived));
+    STEP(set_owned(dict, str_arrived, arrived));
+    STEP(get_array(r, get_string_item, &missing));
+    return set_owned(dict, str_missing, missing);
+}
+
+static int
+get_completeness(Reader *r, PyObject **out)
+{
+    NEW_DICT(out, fill_completeness(r, dict_));
+}
+
+static int
+fill_conflict_value(Reader *r, PyObject *dict)
+{
+    /* department, value_json, event_id, occurred_at; kept as from_avro keeps them */
+    PyObject *department;
+    STEP(get_string(r, &department));
+    STEP(set_owned(dict, str_department, department));
+    PyObject *value;
+    STEP(get_json(r, &value));
+    PyObject *rest[] = {str_event_id, str_occurred_at, NULL};
+    int rc = get_strings_into(r, dict, rest);
+    if (rc != DONE) {
+        Py_DECREF(value);
+        return rc;
+    }
+    return set_owned(dict, str_value, value);
+}
+
+static int
+get_conflict_value(Reader *r, PyObject **out)
+{
+    NEW_DICT(out, fill_conflict_value(r, dict_));
+}
+
+static int
+fill_conflict(Reader *r, PyObject *dict)
+{
+    PyObject *attribute[] = {str_attribute, NULL};
+    STEP(get_strings_into(r, dict, attribute));
+    PyObject *values;
+    STEP(get_array(r, get_conflict_value, &values));
+    return set_owned(dict, str_values, values);
+}
+
+static int
+get_conflict(Reader *r, PyObject **out)
+{
+    NEW_DICT(out, fill_conflict(r, dict_));
+}
+
+static int
+fill_entry(Reader *r, PyObject *dict)
+{
+    PyObject *parts[] = {str_event_id, str_event_type, str_department, str_occurred_at, NULL};
+    return get_strings_into(r, dict, parts);
+}
+
+static int
+get_entry(Reader *r, PyObject **out)
+{
+    NEW_DICT(out, fill_entry(r, dict_));
+}
+
+static int
+fill_record(Reader *r, PyObject *record)
+{
+    int64_t kind;
+    STEP(get_long(r, &kind));
+    if (kind != 0 && kind != 1) {
+        return UNUSUAL;
+    }
+    STEP(set_owned(record, str_kind, Py_NewRef(kind == 0 ? str_enterprise : str_property)));
+    PyObject *key[] = {str_key, NULL};
+    STEP(get_strings_into(r, record, key));
+    int64_t branch;
+    STEP(get_long(r, &branch));
+    if (branch == 0) {
+        STEP(set_owned(record, str_status, Py_NewRef(Py_None)));
+    }
+    else if (branch == 1) {
+        PyObject *status[] = {str_status, NULL};
+        STEP(get_strings_into(r, record, status));
+    }
+    else {
+        return UNUSUAL;
+    }
+    PyObject *part;
+    STEP(get_map(r, get_field, &part));
+    STEP(set_owned(record, str_fields, part));
+    STEP(get_map(r, get_fact, &part));
+    STEP(set_owned(record, str_facts, part));
+    STEP(get_map(r, get_completeness, &part));
+    STEP(set_owned(record, str_completeness, part));
+    STEP(get_array(r, get_conflict, &part));
+    STEP(set_owned(record, str_conflicts, part));
+    STEP(get_array(r, get_entry, &part));
+    STEP(set_owned(record, str_history, part));
+    PyObject *extra;
+    STEP(get_json(r, &extra));
+    int rc = DONE;
+    if (!PyDict_CheckExact(extra) || PyDict_Update(record, extra) < 0) {
+        PyErr_Clear();  /* record.update() of anything else: from_avro raises it */
+        rc = UNUSUAL;
+    }
+    Py_DECREF(extra);
+    if (rc == DONE && r->at != r->end) {
+        rc = UNUSUAL;  /* bytes left over: not one record */
+    }
+    return rc;
+}
+
+static PyObject *
+record_read(PyObject *Py_UNUSED(module), PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 3) {
+        PyErr_Format(PyExc_TypeError, "read(data, header, loads) takes 3 arguments, got %zd",
+                     nargs);
+        return NULL;
+    }
+    PyObject *data = args[0], *header = args[1];
+    if (!PyBytes_CheckExact(data) || !PyBytes_CheckExact(header)) {
+        Py_RETURN_NONE;
+    }
+    Py_ssize_t size = PyBytes_GET_SIZE(data), head = PyBytes_GET_SIZE(header);
+    if (size < head || memcmp(PyBytes_AS_STRING(data), PyBytes_AS_STRING(header),
+                              (size_t)head) != 0) {
+        Py_RETURN_NONE;
+    }
+    const unsigned char *start = (const unsigned char *)PyBytes_AS_STRING(data);
+    Reader r = {start + head, start + size, args[2]};
+    PyObject *record = PyDict_New();
+    if (record == NULL) {
+        return NULL;
+    }
+    int rc = fill_record(&r, record);
+    if (rc == DONE) {
+        return record;
+    }
+    Py_DECREF(record);
+    if (rc == UNUSUAL) {
+        Py_RETURN_NONE;
+    }
+    return NULL;
+}
+
 static PyMethodDef methods[] = {
     {"write", (PyCFunction)(void (*)(void))record_write, METH_FASTCALL,
      "write(record, header, values, completeness, dumps, sort_keys) -> bytes | None\n\n"
      "The unified record's single-object Avro encoding, or None outside the common case "
      "(see exchange.worker.records_codec.encode)."},
+    {"read", (PyCFunction)(void (*)(void))record_read, METH_FASTCALL,
+     "read(data, header, loads) -> dict | None\n\n"
+     "The unified record in ``data``, or None for anything but a well-formed one "
+     "(see exchange.worker.records_codec.decode)."},
     {NULL, NULL, 0, NULL},
 };
 
 static struct PyModuleDef module = {
-    PyModuleDef_HEAD_INIT, "exchange.worker._record_writer",
-    "The unified record's Avro writer in C (see exchange.worker.records_codec.encode).", -1,
+    PyModuleDef_HEAD_INIT, "exchange.worker._record_codec",
+    "The unified record's Avro writer and reader in C (see exchange.worker.records_codec).", -1,
     methods, NULL, NULL, NULL, NULL,
 };
 
@@ -491,7 +916,7 @@ intern(const char *text)
 }
 
 PyMODINIT_FUNC
-PyInit__record_writer(void)
+PyInit__record_codec(void)
 {
     struct {
         PyObject **slot;
@@ -515,6 +940,8 @@ PyInit__record_writer(void)
         {&str_event_type, "event_type"},
         {&str_enterprise, "enterprise"},
         {&str_property, "property"},
+        {&str_arrived, "arrived"},
+        {&str_missing, "missing"},
     };
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
         if (*names[i].slot == NULL && (*names[i].slot = intern(names[i].text)) == NULL) {
