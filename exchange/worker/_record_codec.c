@@ -206,29 +206,15 @@ put_strings_of(Buffer *buf, PyObject *dict, PyObject **keys)
         }                                                                                    \
     } while (0)
 
-/* A required item that must be a dict (exactly), borrowed into *out. */
+/* A required item of exactly ``type`` (dict, list), borrowed into *out. */
 static int
-dict_item(PyObject *dict, PyObject *key, PyObject **out)
+typed_item(PyObject *dict, PyObject *key, PyTypeObject *type, PyObject **out)
 {
     PyObject *value = item(dict, key);
     if (value == NULL) {
         return PyErr_Occurred() ? FAILED : UNUSUAL;
     }
-    if (!PyDict_CheckExact(value)) {
-        return UNUSUAL;
-    }
-    *out = value;
-    return DONE;
-}
-
-static int
-list_item(PyObject *dict, PyObject *key, PyObject **out)
-{
-    PyObject *value = item(dict, key);
-    if (value == NULL) {
-        return PyErr_Occurred() ? FAILED : UNUSUAL;
-    }
-    if (!PyList_CheckExact(value)) {
+    if (!Py_IS_TYPE(value, type)) {
         return UNUSUAL;
     }
     *out = value;
@@ -316,7 +302,7 @@ put_conflicts(Buffer *buf, PyObject *conflicts, Helpers *h)
             }
             STEP(put_string(buf, attribute));
             PyObject *claimed;
-            STEP(list_item(conflict, str_values, &claimed));
+            STEP(typed_item(conflict, str_values, &PyList_Type, &claimed));
             Py_ssize_t m = PyList_GET_SIZE(claimed);
             if (m > 0) {
                 WRITE(put_long(buf, m));
@@ -397,11 +383,11 @@ put_record(Buffer *buf, PyObject *record, Helpers *h)
     }
 
     PyObject *fields, *facts, *completeness, *conflicts, *history;
-    STEP(dict_item(record, str_fields, &fields));
+    STEP(typed_item(record, str_fields, &PyDict_Type, &fields));
     STEP(put_fields(buf, fields, h));
-    STEP(dict_item(record, str_facts, &facts));
+    STEP(typed_item(record, str_facts, &PyDict_Type, &facts));
     STEP(put_facts(buf, facts));
-    STEP(dict_item(record, str_completeness, &completeness));
+    STEP(typed_item(record, str_completeness, &PyDict_Type, &completeness));
     if (PyDict_GET_SIZE(completeness) > 0) {
         PyObject *json = PyObject_CallOneArg(h->dumps, completeness);
         if (json == NULL) {
@@ -415,9 +401,9 @@ put_record(Buffer *buf, PyObject *record, Helpers *h)
     else {
         WRITE(put_zero(buf));
     }
-    STEP(list_item(record, str_conflicts, &conflicts));
+    STEP(typed_item(record, str_conflicts, &PyList_Type, &conflicts));
     STEP(put_conflicts(buf, conflicts, h));
-    STEP(list_item(record, str_history, &history));
+    STEP(typed_item(record, str_history, &PyList_Type, &history));
     STEP(put_history(buf, history));
 
     /* The rest of the record (the kind's own state) as one JSON document. */
