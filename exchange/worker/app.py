@@ -97,6 +97,10 @@ def create_app(
         raise ValueError(f"unknown joins {sorted(unknown)}: choose from {sorted(JOINS)}")
     registry = registry or default_registry(settings)
     metrics = metrics or WorkerMetrics.create()
+    if not records_codec.IN_C:
+        log.warning("the record codec's C part (exchange/worker/_record_codec.c) was not built "
+                    "where this package was installed (no C compiler?): records are written "
+                    "and read in Python, the same bytes at several times the cost")
     (settings.data_dir / "worker").mkdir(parents=True, exist_ok=True)
     # "rocksdb://": one RocksDB per table and partition under the app's datadir.
     store = settings.worker_store or "rocksdb://"

@@ -33,6 +33,9 @@ try:
 except ImportError:  # built without a C compiler: the Python writer and reader do it all
     _write_in_c = _read_in_c = None
 
+#: Whether records are written and read in C (the package was built with a C compiler).
+IN_C = _write_in_c is not None and _read_in_c is not None
+
 SCHEMA_PATH = REPO_ROOT / "schemas" / "exchange" / "unified_record.avsc"
 MAGIC = b"\xc3\x01"
 TYPED = ("kind", "key", "status", "fields", "facts", "completeness", "conflicts", "history")
