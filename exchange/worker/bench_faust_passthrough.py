@@ -69,7 +69,9 @@ def main() -> None:
     from exchange.worker.outbox import Outbox, Outgoing
 
     settings = load_settings()
-    app = faust_app(settings, settings.data_dir / "bench-faust")
+    datadir = settings.data_dir / "bench-faust"
+    datadir.mkdir(parents=True, exist_ok=True)  # Faust makes only the last level
+    app = faust_app(settings, datadir)
     source = app.topic(*os.environ["BENCH_TOPICS"].split(","), key_serializer="raw",
                        value_serializer="raw")
     app.topic(PASS_OUT, key_serializer="raw", value_serializer="raw")
