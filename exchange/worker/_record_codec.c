@@ -553,6 +553,9 @@ static int
 get_block(Reader *r, int64_t *count)
 {
     STEP(get_long(r, count));
+    if (*count == INT64_MIN) {
+        return UNUSUAL;  /* no such block: its negation overflows */
+    }
     if (*count < 0) {
         int64_t size;
         STEP(get_long(r, &size));

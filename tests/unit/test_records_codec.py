@@ -263,3 +263,20 @@ def test_the_table_reads_its_records_and_those_of_tables_written_as_json(
     for record in records[:20]:
         assert records_codec.from_table(records_codec.encode(record)) == record
         assert records_codec.from_table(orjson.dumps(record)) == record
+
+
+def test_a_block_written_with_its_size_is_read_as_fastavro_reads_it() -> None:
+    """Avro lets a writer give an array's block as a negative count and its size in bytes;
+    ours never does, another writer may."""
+    entry = {"event_id": "e1", "event_type": "tax.x", "department": "tax",
+             "occurred_at": "2024-01-01T00:00:00.000Z"}
+    record = {"kind": "enterprise", "key": "k", "status": None, "fields": {}, "facts": {},
+              "completeness": {}, "conflicts": [], "history": [entry]}
+    data = records_codec.encode(record)
+    prefix = records_codec._header() + b"\x00\x02k" + b"\x00" * 5  # kind .. conflicts
+    assert data.startswith(prefix + b"\x02")  # one history entry, by count
+    body = b"".join(bytes([2 * len(part)]) + part.encode() for part in entry.values())
+    assert data[len(prefix) + 1:].startswith(body + b"\x00")
+    sized = prefix + b"\x01" + bytes([2 * len(body)]) + data[len(prefix) + 1:]
+    assert records_codec.decode_in_python(sized) == record
+    assert _c_read(sized) == record
