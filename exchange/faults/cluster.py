@@ -74,9 +74,20 @@ def reset_bus_topics(settings: Settings, registry: SchemaRegistry,
             time.sleep(0.5)
     finally:
         admin.close()
-    ensure_bus_topics(settings, registry)
-    wait_for_leaders(settings, sorted(set(registry.topics()) | {s.name for s in exchange_topics()}),
-                     timeout)
+    # A broker's metadata may still list a deleted topic after another's no longer does, and
+    # ensure_bus_topics creates only the topics that its broker does not list: so a round may
+    # create none of them (seen once in CI: a scenario waited 120 s for topics never created).
+    # Each round creates what is missing, then waits a while for leaders and full ISRs.
+    topics = sorted(set(registry.topics()) | {s.name for s in exchange_topics()})
+    deadline = time.monotonic() + timeout
+    while True:
+        ensure_bus_topics(settings, registry)
+        try:
+            wait_for_leaders(settings, topics, min(10.0, max(deadline - time.monotonic(), 0.0)))
+            return
+        except TimeoutError:
+            if time.monotonic() >= deadline:
+                raise
 
 
 def wait_for_leaders(settings: Settings, topics: list[str], timeout: float) -> None:
