@@ -12,11 +12,12 @@ folds besides: there are about a third as many snapshots as department messages.
 
 The worker's other pure-Python work on a batch's result is timed beside the fold, batch by
 batch as the worker does it: ``*_encode_us``, :func:`records_codec.encode` per changed record
-(the output topic's value), and ``*_dumps_us``, ``orjson.dumps`` per record written to the
-table (changed and unchanged). ``*_total_us`` adds all three per message. Clocking every
-batch adds a little to the fold's figure at small batches (three clock reads a batch).
+(the output topic's value, which is also its table value), and ``*_table_us``, the encoding of
+each unchanged record per record written to the table (changed and unchanged: a changed one
+costs nothing more). ``*_total_us`` adds all three per message. Clocking every batch adds a
+little to the fold's figure at small batches (three clock reads a batch).
 
-``--profile`` prints a cProfile top 25 of one round (encode and dumps included); ``--dump PATH``
+``--profile`` prints a cProfile top 25 of one round (both encodings included); ``--dump PATH``
 writes every batch result, its records' encoded bytes and the final tables of a fold that also
 carries the join messages (owner links, snapshots) and broken and redelivered events, to show
 that a change of the fold or of the encoder changed no output.
@@ -36,8 +37,6 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, NamedTuple
-
-import orjson
 
 from exchange.schemas import SchemaRegistry, default_registry
 from exchange.topics import OWNER_LINKS, OWNER_SNAPSHOTS
@@ -97,10 +96,10 @@ def encode(result: BatchResult) -> list[bytes]:
     return [records_codec.encode(record) for record in result.records.values()]
 
 
-def dump(result: BatchResult) -> list[bytes]:
-    """The table's values of a batch's changed and unchanged records."""
-    return [orjson.dumps(record)
-            for records in (result.records, result.unchanged) for record in records.values()]
+def table_values(result: BatchResult) -> list[bytes]:
+    """The table's values of a batch's records that :func:`encode` did not write: those of
+    its unchanged records (a changed record's table value is its output's value)."""
+    return [records_codec.encode(record) for record in result.unchanged.values()]
 
 
 class Stream(NamedTuple):
@@ -120,30 +119,31 @@ class Cost(NamedTuple):
 
     fold: float
     encode: float
-    dumps: float
+    table: float
     messages: int
-    changed: int  # records encoded
-    written: int  # records dumped (changed and unchanged)
+    changed: int  # records encoded for their output (and table)
+    written: int  # records written to the table (changed and unchanged)
 
 
 def cpu_cost(stream: Stream, size: int, registry: SchemaRegistry, table: Table) -> Cost:
     """CPU time of one fold of the stream into ``table`` (a copy of the stream's), and of
-    encoding and dumping each batch's records after it."""
+    encoding each batch's records for its outputs and table after it."""
     clock = time.process_time
-    folding = encoding = dumping = 0.0
+    folding = encoding = tabling = 0.0
     changed = written = 0
     started = clock()
     for result in batches(stream.kind, stream.messages, size, registry, table):
         folded = clock()
         changed += len(encode(result))
         encoded = clock()
-        written += len(dump(result))
-        dumped = clock()
+        table_values(result)
+        written += len(result.records) + len(result.unchanged)
+        tabled = clock()
         folding += folded - started
         encoding += encoded - folded
-        dumping += dumped - encoded
-        started = dumped
-    return Cost(folding, encoding, dumping, len(stream.messages), changed, written)
+        tabling += tabled - encoded
+        started = tabled
+    return Cost(folding, encoding, tabling, len(stream.messages), changed, written)
 
 
 def streams(traffic: dict[str, list[Incoming]], registry: SchemaRegistry) -> dict[str, Stream]:
@@ -174,8 +174,8 @@ def streams(traffic: dict[str, list[Incoming]], registry: SchemaRegistry) -> dic
 def measure(streams: dict[str, Stream], sizes: list[int], rounds: int,
             registry: SchemaRegistry) -> dict[str, Any]:
     """Median µs of each stream and batch size, rounds interleaved: fold per message
-    (``<stream>_us``), encode per changed record (``_encode_us``), dumps per record written
-    (``_dumps_us``), all three per message (``_total_us``).
+    (``<stream>_us``), encode per changed record (``_encode_us``), table values per record
+    written (``_table_us``), all three per message (``_total_us``).
 
     ``all``: the department messages (enterprise and property); ``join``: the join
     messages (owner links and snapshots); each the mean of its streams' medians, weighted by
@@ -194,8 +194,8 @@ def measure(streams: dict[str, Stream], sizes: list[int], rounds: int,
     measures: dict[str, tuple[Callable[[Cost], float], Callable[[Cost], int]]] = {
         "": (lambda c: c.fold, lambda c: c.messages),
         "_encode": (lambda c: c.encode, lambda c: c.changed),
-        "_dumps": (lambda c: c.dumps, lambda c: c.written),
-        "_total": (lambda c: c.fold + c.encode + c.dumps, lambda c: c.messages),
+        "_table": (lambda c: c.table, lambda c: c.written),
+        "_total": (lambda c: c.fold + c.encode + c.table, lambda c: c.messages),
     }
     for size in sizes:
         row: dict[str, float] = {}
@@ -227,8 +227,9 @@ def _join(messages: list[Incoming], topic: str, sent: list[tuple[str, str, bytes
 def outputs(traffic: dict[str, list[Incoming]], size: int,
             registry: SchemaRegistry) -> dict[str, Any]:
     """Every batch result (its repr's SHA-256), its changed records' encoded bytes and its
-    written records' JSON (their SHA-256) and the final tables of a fold both ways through the
-    join: records, unchanged, dead letters, outgoing messages, counts, in their order."""
+    unchanged records' table values (their SHA-256) and the final tables of a fold both ways
+    through the join: records, unchanged, dead letters, outgoing messages, counts, in their
+    order."""
     tables: dict[str, Table] = {"enterprise": {}, "property": {}}
     shown: list[str] = []
     written: list[str] = []
@@ -236,7 +237,7 @@ def outputs(traffic: dict[str, list[Incoming]], size: int,
     def run(kind: str, messages: list[Incoming]) -> list[tuple[str, str, bytes]]:
         results = list(batches(kind, messages, size, registry, tables[kind]))
         shown.extend(hashlib.sha256(repr(r).encode()).hexdigest() for r in results)
-        written.extend(hashlib.sha256(b"\0".join([*encode(r), *dump(r)])).hexdigest()
+        written.extend(hashlib.sha256(b"\0".join([*encode(r), *table_values(r)])).hexdigest()
                        for r in results)
         return [o for r in results for o in r.outgoing]
 
@@ -249,7 +250,7 @@ def outputs(traffic: dict[str, list[Incoming]], size: int,
 
 def profile(streams: dict[str, Stream], size: int, registry: SchemaRegistry,
             top: int = 25) -> None:
-    """Print the ``top`` functions of one fold (encode and dumps included) of every stream
+    """Print the ``top`` functions of one fold (both encodings included) of every stream
     by own time (tables unpickled outside the profile)."""
     profiler = cProfile.Profile()
     for stream in streams.values():

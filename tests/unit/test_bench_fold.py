@@ -18,7 +18,7 @@ def test_it_reports_department_and_join_messages(capsys: pytest.CaptureFixture[s
     report = json.loads(capsys.readouterr().out)
     assert report["messages"]["enterprise"] and report["messages"]["owner_snapshots"]
     assert set(report["batch_50"]) >= {"enterprise_us", "property_us", "all_us", "join_us",
-                                       "all_encode_us", "all_dumps_us", "all_total_us"}
+                                       "all_encode_us", "all_table_us", "all_total_us"}
     assert report["batch_50"]["all_total_us"] > report["batch_50"]["all_us"]
 
 
