@@ -15,6 +15,8 @@ from exchange.errors import ExchangeError
 from exchange.kafka_retry import while_unavailable
 
 if TYPE_CHECKING:
+    from kafka.admin import NewTopic
+
     from exchange.schemas import SchemaRegistry
     from exchange.settings import Settings
 
@@ -89,13 +91,27 @@ def ensure_topics(
         ENSURE_TIMEOUT_SECONDS, pause=1.0, what="creating topics")
 
 
+def new_topic(spec: TopicSpec, partitions: int, replication: int) -> NewTopic:
+    """The admin's request to create ``spec`` with the bus's layout and configuration."""
+    from kafka.admin import NewTopic
+
+    configs: dict[str, str] = {}
+    if spec.compacted:
+        configs["cleanup.policy"] = "compact"
+    if spec.retention_ms is not None:
+        configs["retention.ms"] = str(spec.retention_ms)
+    if replication > 1:
+        configs["min.insync.replicas"] = str(min(2, replication))
+    return NewTopic(spec.name, partitions, replication, topic_configs=configs)
+
+
 def _ensure_topics_once(
     bootstrap_options: dict[str, object],
     specs: list[TopicSpec],
     partitions: int,
     replication: int,
 ) -> list[str]:
-    from kafka.admin import KafkaAdminClient, NewTopic
+    from kafka.admin import KafkaAdminClient
     from kafka.errors import TopicAlreadyExistsError
 
     admin = KafkaAdminClient(**bootstrap_options)
@@ -103,16 +119,7 @@ def _ensure_topics_once(
         existing = set(admin.list_topics())
         _check_partitions(admin, [s.name for s in specs if s.name in existing], partitions)
         wanted = [s for s in specs if s.name not in existing]
-        new = []
-        for spec in wanted:
-            configs: dict[str, str] = {}
-            if spec.compacted:
-                configs["cleanup.policy"] = "compact"
-            if spec.retention_ms is not None:
-                configs["retention.ms"] = str(spec.retention_ms)
-            if replication > 1:
-                configs["min.insync.replicas"] = str(min(2, replication))
-            new.append(NewTopic(spec.name, partitions, replication, topic_configs=configs))
+        new = [new_topic(spec, partitions, replication) for spec in wanted]
         if new:
             # Another process may have created them first: what matters is that they exist.
             with contextlib.suppress(TopicAlreadyExistsError):
@@ -143,11 +150,15 @@ def ensure_bus_topics(settings: Settings, registry: SchemaRegistry) -> list[str]
     Department topics and the worker's tables must be co-partitioned, so topics are created
     here explicitly rather than left to the broker's auto-creation with its own default.
     """
-    specs = [TopicSpec(name) for name in registry.topics()] + exchange_topics()
     return ensure_topics(
-        settings.kafka_client_options(), specs, settings.topic_partitions,
+        settings.kafka_client_options(), bus_topic_specs(registry), settings.topic_partitions,
         settings.topic_replication,
     )
+
+
+def bus_topic_specs(registry: SchemaRegistry) -> list[TopicSpec]:
+    """Every topic of the bus: the departments' and the exchange's own."""
+    return [TopicSpec(name) for name in registry.topics()] + exchange_topics()
 
 
 def ensure_worker_topics(settings: Settings, registry: SchemaRegistry) -> list[str]:

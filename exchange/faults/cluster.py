@@ -6,6 +6,7 @@ the one module object ``tests/conftest.py`` and ``deploy/kafka/secure.py`` share
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import time
@@ -15,7 +16,7 @@ from typing import Any
 from exchange.localbroker import load_localkafka
 from exchange.schemas import SchemaRegistry
 from exchange.settings import Settings
-from exchange.topics import ensure_bus_topics, exchange_topics
+from exchange.topics import bus_topic_specs, new_topic
 
 #: Replication of every bus topic in the suite; ``min.insync.replicas`` is then 2.
 REPLICATION = 3
@@ -59,55 +60,65 @@ def reset_bus_topics(settings: Settings, registry: SchemaRegistry,
 
     Each scenario starts from empty topics, so its counts and its reference are its own;
     the changelogs of the previous scenario's worker go too.
+
+    Right after a delete, a broker's metadata may still show the deleted topics, with their
+    leaders, while another's does not. Asked what exists, such a broker once had the bus
+    topics left uncreated (a scenario waited 120 s for them), and once had them look ready,
+    so that the scenario's publishers auto-created them with one partition. So the topics
+    are created by name, whatever the listing says (the controller refuses a topic that
+    exists), and are ready only when described with a topic id that none of the deleted
+    topics had, the bus's partition count, leaders and full ISRs. A topic auto-created
+    meanwhile (a new id, another partition count) is deleted, to be created again.
     """
     from kafka.admin import KafkaAdminClient
+    from kafka.errors import TopicAlreadyExistsError
 
+    specs = bus_topic_specs(registry)
+    names = [spec.name for spec in specs]
     admin = KafkaAdminClient(**settings.kafka_client_options(), request_timeout_ms=30_000)
     try:
+        deadline = time.monotonic() + timeout
         doomed = sorted(t for t in admin.list_topics() if not t.startswith("__"))
-        if doomed:
-            admin.delete_topics(doomed, timeout_ms=60_000)
-        deadline = time.monotonic() + timeout
-        while set(doomed) & set(admin.list_topics()):
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"topics not deleted within {timeout:.0f} s: {doomed}")
-            time.sleep(0.5)
-    finally:
-        admin.close()
-    # A broker's metadata may still list a deleted topic after another's no longer does, and
-    # ensure_bus_topics creates only the topics that its broker does not list: so a round may
-    # create none of them (seen once in CI: a scenario waited 120 s for topics never created).
-    # Each round creates what is missing, then waits a while for leaders and full ISRs.
-    topics = sorted(set(registry.topics()) | {s.name for s in exchange_topics()})
-    deadline = time.monotonic() + timeout
-    while True:
-        ensure_bus_topics(settings, registry)
-        try:
-            wait_for_leaders(settings, topics, min(10.0, max(deadline - time.monotonic(), 0.0)))
-            return
-        except TimeoutError:
-            if time.monotonic() >= deadline:
-                raise
-
-
-def wait_for_leaders(settings: Settings, topics: list[str], timeout: float) -> None:
-    """Poll until every partition of ``topics`` has a leader and a full in-sync replica set."""
-    from kafka.admin import KafkaAdminClient
-
-    admin = KafkaAdminClient(**settings.kafka_client_options(), request_timeout_ms=30_000)
-    try:
-        deadline = time.monotonic() + timeout
+        old_ids = {t.get("topic_id") for t in admin.describe_topics(doomed)} if doomed else set()
+        _delete(admin, doomed, deadline)
         while True:
-            described = admin.describe_topics(topics)
-            bad = [t.get("name") for t in described
-                   if t.get("error_code") or not t.get("partitions")
-                   or any(p.get("leader_id", -1) < 0
-                          or len(p.get("isr_nodes", ())) < settings.topic_replication
-                          for p in t["partitions"])]
-            if not bad:
+            for spec in specs:
+                with contextlib.suppress(TopicAlreadyExistsError):
+                    admin.create_topics([new_topic(spec, settings.topic_partitions,
+                                                   settings.topic_replication)])
+            described = {t.get("name"): t for t in admin.describe_topics(names)}
+            misshapen = [name for name, t in described.items()
+                         if not t.get("error_code") and t.get("topic_id") not in old_ids
+                         and len(t.get("partitions") or ()) != settings.topic_partitions]
+            if not misshapen and all(_ready(described.get(name), old_ids, settings)
+                                     for name in names):
                 return
             if time.monotonic() > deadline:
-                raise TimeoutError(f"partitions without leader or full ISR: {bad}")
+                waiting = [n for n in names if not _ready(described.get(n), old_ids, settings)]
+                raise TimeoutError(f"bus topics not ready within {timeout:.0f} s: {waiting}")
+            if misshapen:
+                _delete(admin, misshapen, deadline)
             time.sleep(0.5)
     finally:
         admin.close()
+
+
+def _ready(topic: dict[str, Any] | None, old_ids: set[Any], settings: Settings) -> bool:
+    """A bus topic created afresh, as the bus lays it out, led and fully replicated."""
+    if topic is None or topic.get("error_code") or topic.get("topic_id") in old_ids:
+        return False
+    partitions = topic.get("partitions") or []
+    return len(partitions) == settings.topic_partitions and all(
+        p.get("leader_id", -1) >= 0 and len(p.get("isr_nodes", ())) >= settings.topic_replication
+        for p in partitions)
+
+
+def _delete(admin: Any, topics: list[str], deadline: float) -> None:
+    """Delete ``topics`` and wait until the admin's broker no longer lists them."""
+    if not topics:
+        return
+    admin.delete_topics(topics, timeout_ms=60_000)
+    while set(topics) & set(admin.list_topics()):
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"topics not deleted in time: {topics}")
+        time.sleep(0.5)
