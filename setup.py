@@ -4,8 +4,8 @@ from setuptools import Extension, setup
 
 setup(
     ext_modules=[
-        # The unified record's Avro writer (exchange/worker/records_codec.py uses it when it
-        # is built, else writes in Python; tests/unit/test_records_codec.py requires it).
+        # The unified record's Avro writer and reader (exchange/worker/records_codec.py uses
+        # them when built, else its Python ones; tests/unit/test_records_codec.py requires it).
         Extension(
             "exchange.worker._record_codec",
             sources=["exchange/worker/_record_codec.c"],

@@ -113,13 +113,6 @@ put_string(Buffer *buf, PyObject *value)
     return DONE;
 }
 
-/* An item of a dict, borrowed; NULL if absent (no error set) or on an error (set). */
-static PyObject *
-item(PyObject *dict, PyObject *key)
-{
-    return PyDict_GetItemWithError(dict, key);
-}
-
 /* The bytes object ``bytes_`` (new reference, consumed) appended as it is. */
 static int
 put_owned_bytes(Buffer *buf, PyObject *bytes_)
@@ -175,23 +168,6 @@ put_json(Buffer *buf, PyObject *value, Helpers *h)
     return rc;
 }
 
-/* The parts named by ``keys`` (NULL-terminated) of ``dict``, each a string. */
-static int
-put_strings_of(Buffer *buf, PyObject *dict, PyObject **keys)
-{
-    for (; *keys != NULL; keys++) {
-        PyObject *part = item(dict, *keys);
-        if (part == NULL && PyErr_Occurred()) {
-            return FAILED;
-        }
-        int rc = put_string(buf, part);
-        if (rc != DONE) {
-            return rc;
-        }
-    }
-    return DONE;
-}
-
 #define STEP(call)                                                                           \
     do {                                                                                     \
         int rc_ = (call);                                                                    \
@@ -206,18 +182,34 @@ put_strings_of(Buffer *buf, PyObject *dict, PyObject **keys)
         }                                                                                    \
     } while (0)
 
+/* A required item of ``dict``, borrowed into *out; UNUSUAL if it is absent. */
+static int
+required(PyObject *dict, PyObject *key, PyObject **out)
+{
+    *out = PyDict_GetItemWithError(dict, key);  /* NULL: absent, or an error (set) */
+    if (*out == NULL) {
+        return PyErr_Occurred() ? FAILED : UNUSUAL;
+    }
+    return DONE;
+}
+
 /* A required item of exactly ``type`` (dict, list), borrowed into *out. */
 static int
 typed_item(PyObject *dict, PyObject *key, PyTypeObject *type, PyObject **out)
 {
-    PyObject *value = item(dict, key);
-    if (value == NULL) {
-        return PyErr_Occurred() ? FAILED : UNUSUAL;
+    STEP(required(dict, key, out));
+    return Py_IS_TYPE(*out, type) ? DONE : UNUSUAL;
+}
+
+/* The parts named by ``keys`` (NULL-terminated) of ``dict``, each a string. */
+static int
+put_strings_of(Buffer *buf, PyObject *dict, PyObject **keys)
+{
+    for (; *keys != NULL; keys++) {
+        PyObject *part;
+        STEP(required(dict, *keys, &part));
+        STEP(put_string(buf, part));
     }
-    if (!Py_IS_TYPE(value, type)) {
-        return UNUSUAL;
-    }
-    *out = value;
     return DONE;
 }
 
@@ -234,10 +226,8 @@ put_fields(Buffer *buf, PyObject *fields, Helpers *h)
                 return UNUSUAL;
             }
             STEP(put_string(buf, name));
-            PyObject *value = item(src, str_value);
-            if (value == NULL) {
-                return PyErr_Occurred() ? FAILED : UNUSUAL;
-            }
+            PyObject *value;
+            STEP(required(src, str_value, &value));
             if (PyUnicode_CheckExact(value)) {
                 STEP(put_owned_bytes(buf, PyObject_GetItem(h->values, value)));
             }
@@ -265,13 +255,8 @@ put_facts(Buffer *buf, PyObject *facts)
             }
             STEP(put_string(buf, name));
             STEP(put_strings_of(buf, fact, parts));
-            PyObject *count = item(fact, str_count);
-            if (count == NULL) {
-                return PyErr_Occurred() ? FAILED : UNUSUAL;
-            }
-            if (!PyLong_CheckExact(count)) {
-                return UNUSUAL;
-            }
+            PyObject *count;
+            STEP(typed_item(fact, str_count, &PyLong_Type, &count));
             int overflow;
             long long n = PyLong_AsLongLongAndOverflow(count, &overflow);
             if (overflow || (n == -1 && PyErr_Occurred()) || n < INT32_MIN || n > INT32_MAX) {
@@ -296,11 +281,8 @@ put_conflicts(Buffer *buf, PyObject *conflicts, Helpers *h)
             if (!PyDict_CheckExact(conflict)) {
                 return UNUSUAL;
             }
-            PyObject *attribute = item(conflict, str_attribute);
-            if (attribute == NULL && PyErr_Occurred()) {
-                return FAILED;
-            }
-            STEP(put_string(buf, attribute));
+            PyObject *attribute[] = {str_attribute, NULL};
+            STEP(put_strings_of(buf, conflict, attribute));
             PyObject *claimed;
             STEP(typed_item(conflict, str_values, &PyList_Type, &claimed));
             Py_ssize_t m = PyList_GET_SIZE(claimed);
@@ -314,10 +296,8 @@ put_conflicts(Buffer *buf, PyObject *conflicts, Helpers *h)
                     PyObject *department[] = {str_department, NULL};
                     PyObject *rest[] = {str_event_id, str_occurred_at, NULL};
                     STEP(put_strings_of(buf, val, department));
-                    PyObject *value = item(val, str_value);
-                    if (value == NULL) {
-                        return PyErr_Occurred() ? FAILED : UNUSUAL;
-                    }
+                    PyObject *value;
+                    STEP(required(val, str_value, &value));
                     STEP(put_json(buf, value, h));
                     STEP(put_strings_of(buf, val, rest));
                 }
@@ -351,13 +331,8 @@ put_history(Buffer *buf, PyObject *history)
 static int
 put_record(Buffer *buf, PyObject *record, Helpers *h)
 {
-    PyObject *kind = item(record, str_kind);
-    if (kind == NULL) {
-        return PyErr_Occurred() ? FAILED : UNUSUAL;
-    }
-    if (!PyUnicode_CheckExact(kind)) {
-        return UNUSUAL;
-    }
+    PyObject *kind;
+    STEP(typed_item(record, str_kind, &PyUnicode_Type, &kind));
     if (PyUnicode_Compare(kind, str_enterprise) == 0) {
         WRITE(put_long(buf, 0));
     }
@@ -370,7 +345,7 @@ put_record(Buffer *buf, PyObject *record, Helpers *h)
     PyObject *key[] = {str_key, NULL};
     STEP(put_strings_of(buf, record, key));
 
-    PyObject *status = item(record, str_status);
+    PyObject *status = PyDict_GetItemWithError(record, str_status);
     if (status == NULL && PyErr_Occurred()) {
         return FAILED;
     }
@@ -590,88 +565,57 @@ get_strings_into(Reader *r, PyObject *dict, PyObject **keys)
 
 typedef int (*ItemReader)(Reader *r, PyObject **out);
 
-/* An Avro map of ``item`` values into a new dict (*out). */
+/* Avro blocks of ``item`` values into ``into``: a dict (each value after its string key) or
+ * a list. */
 static int
-get_map(Reader *r, ItemReader item_reader, PyObject **out)
+get_blocks(Reader *r, ItemReader item_reader, PyObject *into)
 {
-    PyObject *map = PyDict_New();
-    if (map == NULL) {
-        return FAILED;
-    }
+    int is_map = PyDict_CheckExact(into);
     int rc;
     int64_t count;
     while ((rc = get_block(r, &count)) == DONE && count > 0) {
-        for (int64_t i = 0; i < count && rc == DONE; i++) {
-            PyObject *name, *value;
-            rc = get_string(r, &name);
-            if (rc != DONE) {
-                break;
+        for (int64_t i = 0; i < count; i++) {
+            PyObject *name = NULL, *value;
+            if (is_map) {
+                STEP(get_string(r, &name));
             }
             rc = item_reader(r, &value);
             if (rc == DONE) {
-                rc = PyDict_SetItem(map, name, value) < 0 ? FAILED : DONE;
+                rc = (is_map ? PyDict_SetItem(into, name, value) : PyList_Append(into, value))
+                         < 0 ? FAILED : DONE;
                 Py_DECREF(value);
             }
-            Py_DECREF(name);
-        }
-        if (rc != DONE) {
-            break;
+            Py_XDECREF(name);
+            STEP(rc);
         }
     }
+    return rc;
+}
+
+/* ``made`` (a new reference), filled with outcome ``rc``: into *out if DONE, else released. */
+static int
+kept(PyObject *made, int rc, PyObject **out)
+{
     if (rc != DONE) {
-        Py_DECREF(map);
+        Py_DECREF(made);
         return rc;
     }
-    *out = map;
+    *out = made;
     return DONE;
 }
 
-/* An Avro array of ``item`` values into a new list (*out). */
+/* A map (``container`` a new dict) or array (a new list) of ``item`` values, into *out. */
 static int
-get_array(Reader *r, ItemReader item_reader, PyObject **out)
+get_items(Reader *r, ItemReader item_reader, PyObject *container, PyObject **out)
 {
-    PyObject *list = PyList_New(0);
-    if (list == NULL) {
+    if (container == NULL) {
         return FAILED;
     }
-    int rc;
-    int64_t count;
-    while ((rc = get_block(r, &count)) == DONE && count > 0) {
-        for (int64_t i = 0; i < count && rc == DONE; i++) {
-            PyObject *value;
-            rc = item_reader(r, &value);
-            if (rc == DONE) {
-                rc = PyList_Append(list, value) < 0 ? FAILED : DONE;
-                Py_DECREF(value);
-            }
-        }
-        if (rc != DONE) {
-            break;
-        }
-    }
-    if (rc != DONE) {
-        Py_DECREF(list);
-        return rc;
-    }
-    *out = list;
-    return DONE;
+    return kept(container, get_blocks(r, item_reader, container), out);
 }
 
-/* A new dict, filled by ``fill``; into *out. */
-#define NEW_DICT(out, fill)                                                                  \
-    do {                                                                                     \
-        PyObject *dict_ = PyDict_New();                                                      \
-        if (dict_ == NULL) {                                                                 \
-            return FAILED;                                                                   \
-        }                                                                                    \
-        int rc_ = (fill);                                                                    \
-        if (rc_ != DONE) {                                                                   \
-            Py_DECREF(dict_);                                                                \
-            return rc_;                                                                      \
-        }                                                                                    \
-        *(out) = dict_;                                                                      \
-        return DONE;                                                                         \
-    } while (0)
+/* get_NAME: a new dict filled by fill_NAME, into *out (the items of maps and arrays). */
+#define DICT_READER(name)                                                                        static int get_##name(Reader *r, PyObject **out)                                             {                                                                                                PyObject *dict = PyDict_New();                                                               return dict == NULL ? FAILED : kept(dict, fill_##name(r, dict), out);                    }
 
 /* A sourced value (value_json first), as from_avro keeps it: its sources, then "value". */
 static int
@@ -694,11 +638,7 @@ fill_field(Reader *r, PyObject *dict)
     return fill_sourced(r, dict, sources);
 }
 
-static int
-get_field(Reader *r, PyObject **out)
-{
-    NEW_DICT(out, fill_field(r, dict_));
-}
+DICT_READER(field)
 
 static int
 fill_fact(Reader *r, PyObject *dict)
@@ -717,57 +657,31 @@ fill_fact(Reader *r, PyObject *dict)
     return set_owned(dict, str_count, value);
 }
 
-static int
-get_fact(Reader *r, PyObject **out)
-{
-    NEW_DICT(out, fill_fact(r, dict_));
-}
-
-static int
-get_string_item(Reader *r, PyObject **out)
-{
-    return get_string(r, out);
-}
+DICT_READER(fact)
 
 static int
 fill_completeness(Reader *r, PyObject *dict)
 {
     PyObject *arrived, *missing;
-    STEP(get_array(r, get_string_item, &arrived));
+    STEP(get_items(r, get_string, PyList_New(0), &arrived));
     STEP(set_owned(dict, str_arrived, arrived));
-    STEP(get_array(r, get_string_item, &missing));
+    STEP(get_items(r, get_string, PyList_New(0), &missing));
     return set_owned(dict, str_missing, missing);
 }
 
-static int
-get_completeness(Reader *r, PyObject **out)
-{
-    NEW_DICT(out, fill_completeness(r, dict_));
-}
+DICT_READER(completeness)
 
 static int
 fill_conflict_value(Reader *r, PyObject *dict)
 {
-    /* department, value_json, event_id, occurred_at; kept as from_avro keeps them */
-    PyObject *department;
-    STEP(get_string(r, &department));
-    STEP(set_owned(dict, str_department, department));
-    PyObject *value;
-    STEP(get_json(r, &value));
-    PyObject *rest[] = {str_event_id, str_occurred_at, NULL};
-    int rc = get_strings_into(r, dict, rest);
-    if (rc != DONE) {
-        Py_DECREF(value);
-        return rc;
-    }
-    return set_owned(dict, str_value, value);
+    /* department, then a sourced value: value_json, event_id, occurred_at */
+    PyObject *department[] = {str_department, NULL};
+    STEP(get_strings_into(r, dict, department));
+    PyObject *sources[] = {str_event_id, str_occurred_at, NULL};
+    return fill_sourced(r, dict, sources);
 }
 
-static int
-get_conflict_value(Reader *r, PyObject **out)
-{
-    NEW_DICT(out, fill_conflict_value(r, dict_));
-}
+DICT_READER(conflict_value)
 
 static int
 fill_conflict(Reader *r, PyObject *dict)
@@ -775,15 +689,11 @@ fill_conflict(Reader *r, PyObject *dict)
     PyObject *attribute[] = {str_attribute, NULL};
     STEP(get_strings_into(r, dict, attribute));
     PyObject *values;
-    STEP(get_array(r, get_conflict_value, &values));
+    STEP(get_items(r, get_conflict_value, PyList_New(0), &values));
     return set_owned(dict, str_values, values);
 }
 
-static int
-get_conflict(Reader *r, PyObject **out)
-{
-    NEW_DICT(out, fill_conflict(r, dict_));
-}
+DICT_READER(conflict)
 
 static int
 fill_entry(Reader *r, PyObject *dict)
@@ -792,11 +702,7 @@ fill_entry(Reader *r, PyObject *dict)
     return get_strings_into(r, dict, parts);
 }
 
-static int
-get_entry(Reader *r, PyObject **out)
-{
-    NEW_DICT(out, fill_entry(r, dict_));
-}
+DICT_READER(entry)
 
 static int
 fill_record(Reader *r, PyObject *record)
@@ -822,15 +728,15 @@ fill_record(Reader *r, PyObject *record)
         return UNUSUAL;
     }
     PyObject *part;
-    STEP(get_map(r, get_field, &part));
+    STEP(get_items(r, get_field, PyDict_New(), &part));
     STEP(set_owned(record, str_fields, part));
-    STEP(get_map(r, get_fact, &part));
+    STEP(get_items(r, get_fact, PyDict_New(), &part));
     STEP(set_owned(record, str_facts, part));
-    STEP(get_map(r, get_completeness, &part));
+    STEP(get_items(r, get_completeness, PyDict_New(), &part));
     STEP(set_owned(record, str_completeness, part));
-    STEP(get_array(r, get_conflict, &part));
+    STEP(get_items(r, get_conflict, PyList_New(0), &part));
     STEP(set_owned(record, str_conflicts, part));
-    STEP(get_array(r, get_entry, &part));
+    STEP(get_items(r, get_entry, PyList_New(0), &part));
     STEP(set_owned(record, str_history, part));
     PyObject *extra;
     STEP(get_json(r, &extra));
