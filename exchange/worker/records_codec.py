@@ -107,10 +107,9 @@ def from_avro(avro: dict[str, Any]) -> dict[str, Any]:
 def encode_with_fastavro(record: dict[str, Any]) -> bytes:
     """Single-object encoding of a unified record through fastavro (the reference that
     :func:`encode` must equal byte for byte)."""
-    schema, fp = _schema()
     out = io.BytesIO()
-    out.write(MAGIC + fp)
-    fastavro.schemaless_writer(out, schema, to_avro(record))
+    out.write(_header())
+    fastavro.schemaless_writer(out, _schema()[0], to_avro(record))
     return out.getvalue()
 
 
@@ -203,8 +202,7 @@ def encode_in_python(record: dict[str, Any]) -> bytes:
     :func:`encode_with_fastavro` writes (tests/unit/test_records_codec.py).
     """
     pieces, values = _PIECES, _VALUES
-    buf = bytearray(MAGIC)
-    buf += _schema()[1]
+    buf = bytearray(_header())
     write_long(_KINDS[record["kind"]], buf)
     write_string(record["key"], buf)
     status = record.get("status")
@@ -291,11 +289,12 @@ def decode(data: bytes) -> dict[str, Any]:
 
 def decode_in_python(data: bytes) -> dict[str, Any]:
     """Decode a unified record written by :func:`encode`, through fastavro."""
-    schema, fp = _schema()
-    if data[:2] != MAGIC or data[2:10] != fp:
+    header = _header()
+    if data[:len(header)] != header:
         raise DecodeError("not a unified record of the known schema (magic or fingerprint)")
+    schema = _schema()[0]
     try:
-        avro = fastavro.schemaless_reader(io.BytesIO(data[10:]), schema, schema)
+        avro = fastavro.schemaless_reader(io.BytesIO(data[len(header):]), schema, schema)
     except (EOFError, ValueError, IndexError) as exc:
         raise DecodeError(f"truncated or corrupt unified record: {exc}") from exc
     return from_avro(avro)  # type: ignore[arg-type]
