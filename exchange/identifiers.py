@@ -142,6 +142,11 @@ def resident_id_check(first17: str) -> str:
     digit: personal numbers are not remembered, so each one is checked every time."""
     if len(first17) != 17 or not (first17.isascii() and first17.isdigit()):
         raise ValueError(f"expected 17 ASCII digits, got {len(first17)} characters")
+    return _id_check_of_digits(first17)
+
+
+def _id_check_of_digits(first17: str) -> str:
+    """:func:`resident_id_check` of what is known to be 17 ASCII digits."""
     return _ID_CHECK[(sum(map(mul, first17.encode(), _ID_WEIGHTS)) - _ID_ZERO) % 11]
 
 
@@ -272,7 +277,7 @@ def validate_resident_id(value: str, *, today: date | None = None, strict: bool 
         raise _fail(kind, hint, "birth date at positions 7-14 is not a calendar date") from None
     if born < _EARLIEST_BIRTH or _after_today(born, today):
         raise _fail(kind, hint, "birth date at positions 7-14 is before 1800 or in the future")
-    expected = resident_id_check(first17)
+    expected = _id_check_of_digits(first17)  # 17 ASCII digits: checked above
     if code[17] != expected:
         raise _fail(
             kind,
