@@ -81,31 +81,37 @@ def reset_bus_topics(settings: Settings, registry: SchemaRegistry,
         doomed = sorted(t for t in admin.list_topics() if not t.startswith("__"))
         old_ids = {t.get("topic_id") for t in admin.describe_topics(doomed)} if doomed else set()
         _delete(admin, doomed, deadline)
+        waiting = names
         while True:
-            for spec in specs:
-                with contextlib.suppress(TopicAlreadyExistsError):
-                    admin.create_topics([new_topic(spec, settings.topic_partitions,
-                                                   settings.topic_replication)])
+            for spec in specs:  # each round asks only for what is not ready yet
+                if spec.name in waiting:
+                    with contextlib.suppress(TopicAlreadyExistsError):
+                        admin.create_topics([new_topic(spec, settings.topic_partitions,
+                                                       settings.topic_replication)])
             described = {t.get("name"): t for t in admin.describe_topics(names)}
-            misshapen = [name for name, t in described.items()
-                         if not t.get("error_code") and t.get("topic_id") not in old_ids
-                         and len(t.get("partitions") or ()) != settings.topic_partitions]
-            if not misshapen and all(_ready(described.get(name), old_ids, settings)
-                                     for name in names):
+            waiting = [n for n in names if not _ready(described.get(n), old_ids, settings)]
+            if not waiting:
                 return
             if time.monotonic() > deadline:
-                waiting = [n for n in names if not _ready(described.get(n), old_ids, settings)]
                 raise TimeoutError(f"bus topics not ready within {timeout:.0f} s: {waiting}")
-            if misshapen:
-                _delete(admin, misshapen, deadline)
+            # auto-created meanwhile, with the broker's partition count: again, as the bus has it
+            misshapen = [n for n in waiting if _fresh(described.get(n), old_ids)
+                         and len(described[n].get("partitions") or ()) != settings.topic_partitions]
+            _delete(admin, misshapen, deadline)
             time.sleep(0.5)
     finally:
         admin.close()
 
 
+def _fresh(topic: dict[str, Any] | None, old_ids: set[Any]) -> bool:
+    """A topic created since the reset's delete (an id none of the deleted topics had)."""
+    return (topic is not None and not topic.get("error_code")
+            and topic.get("topic_id") not in old_ids)
+
+
 def _ready(topic: dict[str, Any] | None, old_ids: set[Any], settings: Settings) -> bool:
     """A bus topic created afresh, as the bus lays it out, led and fully replicated."""
-    if topic is None or topic.get("error_code") or topic.get("topic_id") in old_ids:
+    if topic is None or not _fresh(topic, old_ids):
         return False
     partitions = topic.get("partitions") or []
     return len(partitions) == settings.topic_partitions and all(
